@@ -1,0 +1,47 @@
+"""The centre's web application: `create_app(db_url, admin_token)`."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from centre.bodies import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from centre.db import Database
+from centre.errors import install_error_handlers
+from centre.migrate import upgrade_to_head
+from centre.routes_admin import router as admin_router
+from centre.routes_units import router as units_router
+
+
+def create_app(db_url: str, admin_token: str | None = None, *,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The app on the database at `db_url`, its schema migrated to the newest revision first.
+
+    Admin endpoints need `admin_token`; with None (or "") they are refused with 403 admin_disabled.
+    """
+    db = Database(db_url)
+    try:
+        upgrade_to_head(db.engine)
+    except BaseException:
+        db.dispose()
+        raise
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        db.dispose()
+
+    # No generated docs: the contract is PROTOCOL.md, and this server faces the units' network.
+    app = FastAPI(title="centre", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.db = db
+    app.state.admin_token = admin_token or None
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    install_error_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    app.include_router(units_router)
+    app.include_router(admin_router)
+    return app

@@ -1,0 +1,59 @@
+"""Who is calling: a unit (its bearer token) or an admin (the centre's admin token)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centre.errors import ApiError
+from centre.models import Unit
+from centre.tokens import bearer_token, same_secret, token_digest
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers=_CHALLENGE)
+
+
+def _unit_by_token_digest(session: Session, digest: str) -> Unit | None:
+    return session.scalars(select(Unit).where(Unit.token_hash == digest)).one_or_none()
+
+
+def authenticate_unit(session: Session, unit_id: str, authorization: str | None) -> Unit:
+    """The unit named in the path, if the token is its own (PROTOCOL's check 1, in its order)."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise _unauthorized("a unit token is required (Authorization: Bearer …)")
+    digest = token_digest(token)
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.token_hash is None or not same_secret(unit.token_hash, digest):
+        if _unit_by_token_digest(session, digest) is not None:
+            raise ApiError(403, "forbidden", "this token belongs to another unit")
+        raise _unauthorized("unknown or wrong unit token")
+    if unit.revoked_at is not None:
+        raise ApiError(403, "revoked", f"unit {unit_id} has been revoked")
+    return unit
+
+
+def authenticate_any_unit(session: Session, authorization: str | None) -> Unit:
+    """Any enrolled unit that is not revoked (for resources shared by all units, e.g. photos)."""
+    token = bearer_token(authorization)
+    unit = _unit_by_token_digest(session, token_digest(token)) if token else None
+    if unit is None:
+        raise _unauthorized("a unit token or the admin token is required")
+    if unit.revoked_at is not None:
+        raise ApiError(403, "revoked", f"unit {unit.unit_id} has been revoked")
+    return unit
+
+
+def is_admin(admin_token: str | None, authorization: str | None) -> bool:
+    token = bearer_token(authorization)
+    return admin_token is not None and token is not None and same_secret(token, admin_token)
+
+
+def require_admin(admin_token: str | None, authorization: str | None) -> None:
+    if admin_token is None:
+        raise ApiError(403, "admin_disabled", "admin calls are disabled: this centre was started "
+                       "without an admin token (--admin-token or CENTRE_ADMIN_TOKEN)")
+    if not is_admin(admin_token, authorization):
+        raise _unauthorized("the admin token is required (Authorization: Bearer …)")

@@ -1,0 +1,42 @@
+"""The `centre` command: `centre serve | unit add/list/revoke | bundle load | migrate`.
+
+Each subcommand lives in a module of centre/commands that registers its parser; adding one (for
+example `report`) means adding a module there and naming it in COMMAND_MODULES.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from centre.commands import bundle, migrate, serve, unit
+from centre.commands.common import CommandError
+from centre.db import DatabaseUrlError
+
+COMMAND_MODULES = (serve, unit, bundle, migrate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="centre", description="The head office's server for counter units.")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subcommands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CommandError, DatabaseUrlError) as exc:
+        print(f"centre: error: {exc}", file=sys.stderr)
+    except SQLAlchemyError as exc:
+        print(f"centre: error: database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""`centre serve`: the HTTP server."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from centre.commands.common import CommandError, database_options
+from centre.db import display_url, resolve_db_url
+
+ADMIN_TOKEN_ENV = "CENTRE_ADMIN_TOKEN"
+DEFAULT_LISTEN = "127.0.0.1:8800"
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("serve", parents=[database_options()], help="run the server",
+                                    description="Run the centre's HTTP API (migrating the database first).")
+    parser.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                        help=f"address to listen on (default {DEFAULT_LISTEN})")
+    parser.add_argument("--admin-token", metavar="TOKEN",
+                        help=f"token for admin calls (default: ${ADMIN_TOKEN_ENV}); without one, "
+                             "admin calls are refused")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    parser.set_defaults(run=run)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CommandError(f"--listen wants HOST:PORT, e.g. {DEFAULT_LISTEN}; got {text!r}")
+    return host.strip("[]"), int(port)  # [::1]:8800 → ::1
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: the other subcommands need neither the web stack nor uvicorn.
+    import uvicorn
+
+    from centre.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, port = parse_listen(args.listen)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CommandError("--tls-cert and --tls-key go together")
+    admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    db_url = resolve_db_url(args.db)
+    app = create_app(db_url, admin_token)
+    print(f"centre: database {display_url(db_url)}", flush=True)
+    print(f"centre: admin calls {'enabled' if admin_token else 'disabled (no admin token)'}", flush=True)
+    uvicorn.run(app, host=host, port=port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                log_level="info", server_header=False)
+    return 0

@@ -1,0 +1,80 @@
+"""`centre unit add | list | revoke`."""
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import datetime, timezone
+
+from centre.commands.common import CommandError, database_options, open_database
+from centre.enrolment import ROLES, UnitError, add_unit
+from centre.fleet import fleet_health, revoke_unit
+from centre.schemas import IDENTIFIER_PATTERN
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("unit", help="add, list and revoke units")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", parents=[database_options()],
+                             help="register a unit and print its one-time enrolment token")
+    add.add_argument("unit_id", metavar="UNIT_ID")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--counter", metavar="N", help="the counter (window) the unit serves")
+    add.set_defaults(run=run_add)
+
+    listing = actions.add_parser("list", parents=[database_options()], help="list units and their health")
+    listing.set_defaults(run=run_list)
+
+    revoke = actions.add_parser("revoke", parents=[database_options()],
+                                help="refuse a unit's uploads from now on (its events stay)")
+    revoke.add_argument("unit_id", metavar="UNIT_ID")
+    revoke.set_defaults(run=run_revoke)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    if len(args.unit_id) > 64 or not re.match(IDENTIFIER_PATTERN, args.unit_id):
+        raise CommandError("a unit id is 1-64 letters, digits and . _ : - (e.g. counter-03)")
+    with open_database(args) as db:
+        try:
+            with db.transaction() as session:
+                issued = add_unit(session, args.unit_id, args.role, args.counter,
+                                  datetime.now(timezone.utc))
+        except UnitError as exc:
+            raise CommandError(str(exc)) from exc
+    print(f"unit: {issued.unit_id}")
+    print(f"token: {issued.token}")
+    print(f"expires: {issued.expires_at.astimezone().isoformat(timespec='seconds')}")
+    print(f"On the unit: kiosk provision --centre URL --unit-id {issued.unit_id} --token TOKEN "
+          "(the token works once, within 24 hours)")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with open_database(args) as db:
+        with db.transaction() as session:
+            units = fleet_health(session)
+    columns = ("unit_id", "role", "counter_id", "state", "last_seen", "acked_through", "backlog",
+               "paper", "clock_offset_ms", "version", "stream_stopped_reason")
+    rows = [[_state(u) if c == "state" else ("" if u[c] is None else str(u[c])) for c in columns]
+            for u in units]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    for line in [list(columns)] + rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    return 0
+
+
+def _state(unit: dict) -> str:
+    if unit["revoked"]:
+        return "revoked"
+    return "enrolled" if unit["enrolled"] else "awaiting-enrolment"
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    with open_database(args) as db:
+        try:
+            with db.transaction() as session:
+                changed = revoke_unit(session, args.unit_id, datetime.now(timezone.utc))
+        except UnitError as exc:
+            raise CommandError(str(exc)) from exc
+    print(f"revoked {args.unit_id}" if changed else f"{args.unit_id} was already revoked")
+    return 0

@@ -1,0 +1,101 @@
+"""Opening the centre's database: SQLite (one file, the default) or PostgreSQL (psycopg 3)."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_DB_FILE = "centre.db"
+DB_ENV = "CENTRE_DB"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL the centre cannot use."""
+
+
+def resolve_db_url(given: str | None) -> str:
+    """--db wins, then $CENTRE_DB, then centre.db in the current folder."""
+    return given or os.environ.get(DB_ENV) or f"sqlite:///{DEFAULT_DB_FILE}"
+
+
+def normalise_url(text: str) -> URL:
+    try:
+        url = make_url(text)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError for text it cannot read
+        raise DatabaseUrlError(f"not a database URL: {text!r}") from exc
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            # Every pooled connection would get its own empty in-memory database.
+            raise DatabaseUrlError("an SQLite database must be a file, e.g. sqlite:///centre.db")
+        # Absolute, so the server and its log name the same file whatever the working folder.
+        return url.set(drivername="sqlite+pysqlite", database=str(Path(url.database).resolve()))
+    if url.get_backend_name() == "postgresql":
+        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+        return url.set(drivername="postgresql+psycopg")
+    raise DatabaseUrlError(f"unsupported database {url.drivername!r}: use sqlite:///FILE or "
+                           "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB")
+
+
+def display_url(text: str) -> str:
+    return normalise_url(text).render_as_string(hide_password=True)
+
+
+def _make_sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False,
+                                              "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def configure_connection(dbapi_connection, _record) -> None:
+        # Take BEGIN away from the sqlite3 module so that we can say BEGIN IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged batch must survive a power cut (the unit then forgets it).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin_immediate(connection) -> None:
+        # Every transaction takes the write lock up front. Two uploads of one stream then run one
+        # after the other (SQLite's stand-in for SELECT ... FOR UPDATE), and a read-then-write
+        # transaction can never fail half-way with "database is locked".
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_engine(text: str) -> Engine:
+    url = normalise_url(text)
+    if url.get_backend_name() == "sqlite":
+        return _make_sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """An engine and its sessions. Work happens in short transactions: `with db.transaction() as s`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commits when the block ends normally, rolls back when it raises."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

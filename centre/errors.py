@@ -1,0 +1,78 @@
+"""Every error the centre answers has the body {"error": {"code", "message", …}} (PROTOCOL.md).
+
+Handlers here replace FastAPI's and Starlette's own, so a 404, a 405 or a validation failure looks
+like any other error to a unit.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("centre")
+
+_CODES_BY_STATUS = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 413: "too_large",
+    415: "unsupported_media_type", 422: "invalid",
+}
+
+
+class ApiError(Exception):
+    """An answer other than success. `extra` fields go into the error object (e.g. expected_seq)."""
+
+    def __init__(self, status: int, code: str, message: str, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+        self.extra = extra
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "invalid", f"{field}: {message}", field=field)
+
+
+def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                   **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status,
+                        headers=headers)
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """('events', 3, 'seq') → 'events[3].seq'; FastAPI's leading 'body'/'query' is kept as-is."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODES_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        field = field_path(tuple(first.get("loc", ())))
+        return error_response(422, "invalid", f"{field}: {first.get('msg', 'invalid')}", field=field)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal", "internal error; see the centre's log")

@@ -1,0 +1,146 @@
+"""The centre's tables. The migrations in centre/migrations create exactly these (a test checks)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text,
+    TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on both backends.
+
+    SQLite keeps no offset, so it stores naive UTC and we put the zone back on reading; PostgreSQL
+    stores timestamptz. Either way code only ever sees aware datetimes in UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give a time zone")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    counter_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by enrolment: the unit's Ed25519 key (standard base64, raw 32 bytes) and the sha256 hex
+    # of the bearer token handed to it. The token itself is never stored.
+    public_key: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The stream the unit last uploaded to (or sent a heartbeat for).
+    current_stream_id: Mapped[str | None] = mapped_column(String(64))
+    # The latest refused batch (409 conflict / 422) that no new stream has superseded yet.
+    stream_stopped_reason: Mapped[str | None] = mapped_column(Text)
+    stream_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Health, from the unit's last accepted upload or heartbeat.
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
+    backlog: Mapped[int | None] = mapped_column(BigInteger)
+    paper: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[str | None] = mapped_column(String(64))
+    uptime_s: Mapped[int | None] = mapped_column(BigInteger)
+    disk_free_mb: Mapped[int | None] = mapped_column(BigInteger)
+    health_json: Mapped[str | None] = mapped_column(Text)  # the whole health object as sent
+
+
+class EnrolmentToken(Base):
+    __tablename__ = "enrolment_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.unit_id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Stream(Base):
+    __tablename__ = "streams"
+
+    stream_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.unit_id"), index=True)
+    # Every event with seq <= acked_through is stored; head_hash is the hash of that last one.
+    acked_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64), default="")
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_reason: Mapped[str | None] = mapped_column(Text)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("stream_id", "seq", name="uq_events_stream_seq"),
+        Index("ix_events_counter_wall_time", "counter_id", "wall_time_utc"),
+        Index("ix_events_staff_wall_time", "staff_id", "wall_time_utc"),
+        Index("ix_events_type_wall_time", "type", "wall_time_utc"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.unit_id"), index=True)
+    stream_id: Mapped[str] = mapped_column(ForeignKey("streams.stream_id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    wall_time: Mapped[str] = mapped_column(String(64))  # exactly as the unit wrote it
+    wall_time_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    hash: Mapped[str] = mapped_column(String(64))
+    # Columns the reports need, copied out of `data` (null where the type has no such field).
+    level: Mapped[int | None] = mapped_column(SmallInteger)
+    staff_id: Mapped[str | None] = mapped_column(Text)
+    counter_id: Mapped[str | None] = mapped_column(Text)
+    transaction_id: Mapped[str | None] = mapped_column(Text, index=True)
+    ticket: Mapped[str | None] = mapped_column(Text)
+    service_item: Mapped[str | None] = mapped_column(Text)
+    # The event's JSON text exactly as it arrived in the batch: the audit trail.
+    raw_json: Mapped[str] = mapped_column(Text)
+
+
+class BundleVersion(Base):
+    __tablename__ = "bundle_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    body_json: Mapped[str] = mapped_column(Text)  # the bundle as loaded, without photo paths
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffPhoto(Base):
+    __tablename__ = "staff_photos"
+
+    staff_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,64 @@
+"""Endpoints units call: enrolment, event upload, the bundle, staff photos (PROTOCOL.md)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from centre.auth import authenticate_any_unit, authenticate_unit, is_admin
+from centre.bodies import parse_body
+from centre.bundle import current_bundle
+from centre.enrolment import enrol
+from centre.errors import ApiError
+from centre.ingest import receive_upload
+from centre.models import StaffPhoto
+from centre.schemas import EnrolRequest
+from centre.web import cached_response, database, in_transaction, utcnow
+
+router = APIRouter()
+
+
+@router.post("/api/v1/enrol", status_code=201)
+async def enrol_unit(request: Request) -> JSONResponse:
+    enrolment = parse_body(EnrolRequest, await request.body())
+    now = utcnow()
+    unit_token = await in_transaction(request, lambda session: enrol(
+        session, enrolment.token, enrolment.unit_id, enrolment.public_key, now))
+    return JSONResponse({"unit_token": unit_token}, status_code=201)
+
+
+@router.post("/api/v1/units/{unit_id}/events")
+async def upload_events(unit_id: str, request: Request) -> dict:
+    received_at = utcnow()  # before the body is read: clock offsets should not include its upload
+    body = await request.body()
+    result = await run_in_threadpool(receive_upload, database(request), unit_id,
+                                     request.headers.get("authorization"), body, received_at)
+    return {"acked_through": result.acked_through, "stored": result.stored,
+            "duplicates": result.duplicates}
+
+
+@router.get("/api/v1/units/{unit_id}/bundle")
+async def unit_bundle(unit_id: str, request: Request) -> Response:
+    def work(session):
+        authenticate_unit(session, unit_id, request.headers.get("authorization"))
+        return current_bundle(session)
+
+    bundle = await in_transaction(request, work)
+    if bundle is None:
+        raise ApiError(404, "no_bundle", "the centre has no bundle yet (centre bundle load FILE)")
+    return cached_response(bundle.body, bundle.etag, "application/json", request)
+
+
+@router.get("/api/v1/staff/{staff_id}/photo")
+async def staff_photo(staff_id: str, request: Request) -> Response:
+    authorization = request.headers.get("authorization")
+
+    def work(session) -> StaffPhoto | None:
+        if not is_admin(request.app.state.admin_token, authorization):
+            authenticate_any_unit(session, authorization)
+        return session.get(StaffPhoto, staff_id)
+
+    photo = await in_transaction(request, work)
+    if photo is None:
+        raise ApiError(404, "no_photo", f"no photo of staff {staff_id}")
+    return cached_response(photo.data, f'"{photo.sha256[:32]}"', photo.content_type, request)

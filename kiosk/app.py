@@ -1,0 +1,392 @@
+"""Wiring: drivers + rating state machine + event store + local API on one asyncio loop.
+
+This is the only module that awaits. Every input (key, API call, timer) goes the same way:
+state machine decides → event store commits (durable) → machine applies → screen and voice.
+One asyncio.Lock keeps inputs in arrival order, so a press and a staff action never interleave.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+from . import __version__
+from .clock import Clock, SystemClock
+from .config import Settings
+from .events import EventStore, StoreError, StoreWriteError
+from .paths import events_db, voice_dir
+from .rating import Decision, RatingMachine, RatingRefused, RatingRules, ReasonChoice
+from .views import OutOfOrder, StaffCard, View
+
+log = logging.getLogger(__name__)
+
+RECOVERY_INTERVAL_S = 2.0
+# Events that change what the rating machine shows; the replay after a restart starts at the
+# oldest of the latest of each kind, so it reads a day's tail, not the whole log.
+_REPLAY_ANCHORS = (("staff.signed_in", "staff.signed_out"), ("counter.paused", "counter.resumed"),
+                   ("transaction.completed",), ("ticket.called", "ticket.recalled"))
+
+STORAGE_FAULT_TEXT = {
+    "storage_unavailable": "存储空间已满或无法写入",
+    "storage_corrupt": "数据存储损坏",
+    "storage_busy": "数据存储被占用",
+    "storage_error": "数据存储故障",
+}
+
+
+class Unavailable(Exception):
+    """The unit cannot take the request now (storage fault); the API answers 503."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Devices:
+    """The hardware the app drives; sim or real, chosen by `build_devices`."""
+
+    keypad: Any
+    display: Any
+    speaker: Any
+    renderer: Any
+
+
+class KioskApp:
+    def __init__(self, settings: Settings, devices: Devices, *, sim: bool, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.devices = devices
+        self.sim = sim
+        self.clock = clock or SystemClock()
+        self.started_at = time.monotonic()
+        self.store: EventStore | None = None
+        self.fault: StoreError | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._shown: View | None = None
+        self._event_listeners: list[Callable[[list[dict]], None]] = []
+        rules = RatingRules(
+            counter_id=settings.unit.counter_id,
+            key_levels=tuple(settings.keys.levels),
+            window_s=settings.rating.window_s,
+            reason_window_s=settings.rating.reason_window_s,
+            thanks_s=settings.rating.thanks_s,
+            debounce_s=settings.keys.debounce_ms / 1000,
+            burst_presses=settings.rating.burst_presses,
+            burst_window_s=settings.rating.burst_window_s,
+        )
+        self.machine = RatingMachine(rules, [ReasonChoice(r.code, r.label) for r in settings.reasons],
+                                     self._staff_card)
+        self._roster = {member.staff_id: member for member in settings.staff}
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._open_store()
+        if self.store is not None:
+            await self._replay()
+            await self._record_start()
+        self.devices.keypad.start(self._on_key)
+        self._refresh_screen()
+        self._tasks.append(asyncio.create_task(self._timer_loop(), name="rating-timer"))
+        self._tasks.append(asyncio.create_task(self._recovery_loop(), name="storage-recovery"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.devices.keypad.close()
+        self.devices.speaker.close()
+        self.devices.display.close()
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    def add_event_listener(self, listener: Callable[[list[dict]], None]) -> None:
+        """Called with every batch of committed events (the uploader uses it to wake up)."""
+        self._event_listeners.append(listener)
+
+    async def _open_store(self) -> None:
+        try:
+            self.store = await EventStore.open(events_db(self.settings.state_dir), self.clock)
+            self.fault = None
+        except StoreError as error:
+            log.error("event store unusable: %s", error)
+            self.fault = error
+        except OSError as error:  # e.g. the state dir cannot be created
+            log.error("event store cannot be opened: %s", error)
+            self.fault = StoreWriteError(str(error))
+
+    async def _record_start(self) -> None:
+        await self._commit_events([("unit.started", {
+            "version": __version__, "role": self.settings.unit.role,
+            "config_hash": self.settings.config_hash()})])
+
+    async def _replay(self) -> None:
+        await replay_state(self.machine, self.store, self.clock.boot_id)
+        # A window that was open when the unit stopped and has run out since is missed now.
+        await self._commit(self.machine.decide_tick(self.clock.monotonic()))
+
+    def _event_moment(self, event: dict[str, Any]) -> float:
+        return event_moment(event, self.clock.boot_id)
+
+    # --- committing ----------------------------------------------------------------------
+
+    async def _commit(self, decision: Decision) -> list[dict[str, Any]]:
+        events = await self._commit_events(decision.events)
+        for clip in decision.say:
+            self.devices.speaker.say(clip)
+        return events
+
+    async def _commit_events(self, items: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        if not items:
+            self._refresh_screen()
+            return []
+        if self.store is None or self.fault is not None:
+            raise self._unavailable()
+        try:
+            events = await self.store.append_many(items)
+        except StoreWriteError as error:
+            self.fault = error
+            self._refresh_screen()
+            raise self._unavailable() from error
+        for event in events:
+            self.machine.apply(event["type"], event["data"], self._event_moment(event), event["wall_time"])
+        # Only now, with the events on disk, does the screen change (e.g. "感谢您的评价").
+        self._refresh_screen()
+        self._wake.set()
+        for listener in self._event_listeners:
+            listener(events)
+        return events
+
+    def _unavailable(self) -> Unavailable:
+        fault = self.fault or StoreWriteError("event store not open")
+        return Unavailable(fault.code, f"event storage is not writable: {fault}")
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def _on_key(self, key_id: Hashable, at: float) -> None:
+        """Keypad handler; runs on the loop thread (the driver hands it over thread-safely)."""
+        if isinstance(key_id, int):
+            task = asyncio.create_task(self.press_rating_key(key_id, at))
+        else:
+            task = asyncio.create_task(self._staff_key(str(key_id)))
+        task.add_done_callback(_log_task_failure)
+
+    async def press_rating_key(self, key: int, at: float | None = None) -> list[str]:
+        """Handle one rating key press; returns the types of the events it committed.
+
+        A press is never an error to the citizen: during a storage fault it does nothing visible
+        beyond the out-of-order screen already shown.
+        """
+        async with self._lock:
+            decision = self.machine.decide_press(key, self.clock.monotonic() if at is None else at)
+            try:
+                events = await self._commit(decision)
+            except Unavailable:
+                return []
+            return [event["type"] for event in events]
+
+    async def _staff_key(self, action: str) -> None:
+        try:
+            if action == "complete":
+                await self.complete_transaction()
+            elif action == "pause":
+                await (self.resume() if self.machine.paused else self.pause("break"))
+            elif action == "resume":
+                await self.resume()
+            else:
+                log.info("staff key %s has no action in this role", action)
+        except (RatingRefused, Unavailable) as refused:
+            log.info("staff key %s refused: %s", action, refused)
+
+    async def _decide_and_commit(self, decide: Callable[[float], Decision]) -> list[dict[str, Any]]:
+        async with self._lock:
+            return await self._commit(decide(self.clock.monotonic()))
+
+    async def sign_in(self, staff_id: str) -> list[dict[str, Any]]:
+        if self._roster and staff_id not in self._roster:
+            raise RatingRefused("unknown_staff", f"staff id {staff_id} is not on this unit's roster")
+        return await self._decide_and_commit(lambda now: self.machine.decide_sign_in(staff_id, now))
+
+    async def sign_out(self) -> list[dict[str, Any]]:
+        return await self._decide_and_commit(self.machine.decide_sign_out)
+
+    async def pause(self, reason: str) -> list[dict[str, Any]]:
+        return await self._decide_and_commit(lambda now: self.machine.decide_pause(reason, now))
+
+    async def resume(self) -> list[dict[str, Any]]:
+        return await self._decide_and_commit(self.machine.decide_resume)
+
+    async def complete_transaction(self, service_item: str | None = None, ticket: str | None = None) -> str:
+        transaction_id = str(uuid.uuid4())
+        await self._decide_and_commit(
+            lambda now: self.machine.decide_complete(transaction_id, now, service_item, ticket))
+        return transaction_id
+
+    # --- time ----------------------------------------------------------------------------
+
+    async def _timer_loop(self) -> None:
+        """Close windows when they run out and keep the countdown on screen current.
+
+        It sleeps until the next deadline (at most a second, for the countdown) or until a commit
+        wakes it. No asyncio.wait_for here: on Python 3.11 it can swallow a cancellation that
+        arrives as the wait completes, and stop() would then wait for this task forever.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            now = self.clock.monotonic()
+            deadline = self.machine.next_change(now)
+            wait = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now) + 0.001)
+            self._wake.clear()
+            alarm = loop.call_later(wait, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                alarm.cancel()
+            async with self._lock:
+                try:
+                    await self._commit(self.machine.decide_tick(self.clock.monotonic()))
+                except Unavailable:
+                    pass
+
+    async def _recovery_loop(self) -> None:
+        """While storage is faulty, keep trying a real write; resume by itself when it works."""
+        while True:
+            await asyncio.sleep(RECOVERY_INTERVAL_S)
+            if self.fault is None:
+                continue
+            async with self._lock:
+                if self.store is None:
+                    await self._open_store()
+                    if self.store is not None:
+                        await self._replay()
+                else:
+                    try:
+                        await self.store.probe_write()
+                        self.fault = None
+                    except StoreWriteError as error:
+                        log.debug("storage still failing: %s", error)
+                if self.fault is None:
+                    log.warning("event storage writable again; back in service")
+                    self._refresh_screen()
+
+    # --- output --------------------------------------------------------------------------
+
+    def current_view(self) -> View:
+        if self.fault is not None:
+            return OutOfOrder(STORAGE_FAULT_TEXT.get(self.fault.code, STORAGE_FAULT_TEXT["storage_error"]),
+                              self.settings.unit.counter_id)
+        return self.machine.view(self.clock.monotonic())
+
+    def _refresh_screen(self) -> None:
+        view = self.current_view()
+        if view == self._shown:
+            return
+        self._shown = view
+        self.devices.display.show(self.devices.renderer.render(view))
+
+    def _staff_card(self, staff_id: str) -> StaffCard:
+        member = self._roster.get(staff_id)
+        counter = self.settings.unit.counter_id
+        phone = self.settings.complaint_phone
+        if member is None:
+            return StaffCard(staff_id, staff_id, counter, complaint_phone=phone)
+        photo = str(member.photo) if member.photo else None
+        return StaffCard(staff_id, member.name, counter, member.title, member.duties, photo, phone)
+
+    # --- status --------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        machine = self.machine
+        staff = None
+        if machine.staff_id is not None:
+            card = self._staff_card(machine.staff_id)
+            staff = {"staff_id": card.staff_id, "name": card.name}
+        store = self.store
+        now = self.clock.monotonic()
+        return {
+            "mode": "sim" if self.sim else "live",
+            "version": __version__,
+            "unit_id": self.settings.unit.id,
+            "role": self.settings.unit.role,
+            "counter_id": self.settings.unit.counter_id,
+            "staff": staff,
+            "paused": machine.paused,
+            "pause_reason": machine.pause_reason if machine.paused else None,
+            "serving_ticket": machine.serving_ticket,
+            "rating": {
+                "window_open": machine.window_open(now),
+                "reasons_open": machine.reasons_open(now),
+                "transaction_id": machine.open_transaction_id,
+            },
+            "screen": type(self.current_view()).__name__,
+            "backlog": store.backlog if store else None,
+            "last_seq": store.head.seq if store else None,
+            "stream_id": store.stream_id if store else None,
+            "storage": {"ok": self.fault is None, "error": self.fault.code if self.fault else None,
+                        "message": str(self.fault) if self.fault else None,
+                        "disk_free_mb": disk_free_mb(self.settings.state_dir)},
+            "printer": None,
+            "uptime_s": int(time.monotonic() - self.started_at),
+        }
+
+
+def event_moment(event: dict[str, Any], boot_id: str) -> float:
+    """The event's time on this boot's monotonic clock; -inf for an earlier boot."""
+    if event["boot_id"] == boot_id:
+        return event["mono_ns"] / 1e9
+    return float("-inf")
+
+
+async def replay_state(machine: RatingMachine, store: EventStore, boot_id: str) -> None:
+    """Rebuild what the counter shows from the store's tail (after a restart, or for status)."""
+    anchors = [seq for kinds in _REPLAY_ANCHORS if (seq := await store.latest_seq(kinds))]
+    if not anchors:
+        return
+    async for event in store.read_all(after=min(anchors) - 1):
+        machine.apply(event["type"], event["data"], event_moment(event, boot_id), event["wall_time"])
+
+
+def disk_free_mb(path: Path) -> int | None:
+    try:
+        return shutil.disk_usage(path).free // (1024 * 1024)
+    except OSError:
+        return None
+
+
+def _log_task_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("input handling failed", exc_info=task.exception())
+
+
+def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventLoop) -> Devices:
+    """Pick the real or simulated driver for each device."""
+    from drivers.display import open_display
+    from drivers.keypad import GpioKeypad, SimKeypad
+    from drivers.speaker import PygameSpeaker, SilentSpeaker, SimSpeaker
+
+    from .screens import Renderer
+
+    display = open_display((settings.display.width, settings.display.height), settings.display.fullscreen,
+                           sim=sim)
+    # Fullscreen on KMS may give the panel's own mode: draw for what the display really has.
+    renderer = Renderer(display.size, settings.display.font, settings.display.font_index)
+    if sim:
+        keypad = SimKeypad()
+        speaker = SimSpeaker()
+    else:
+        pins: dict[Hashable, int] = {key: pin for key, pin in enumerate(settings.keys.pins, start=1)}
+        pins.update(settings.keys.staff_pins)
+        keypad = GpioKeypad(pins, loop)
+        speaker = (PygameSpeaker(voice_dir(settings.state_dir), settings.voice.volume)
+                   if settings.voice.enabled else SilentSpeaker())
+    return Devices(keypad=keypad, display=display, speaker=speaker, renderer=renderer)

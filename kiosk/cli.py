@@ -1,0 +1,139 @@
+"""The `kiosk` command: run, status, selftest, provision, sync."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import ConfigError, Settings, builtin_sim_settings, load_settings, with_overrides
+
+DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.toml")
+
+
+class KeyValueFormatter(logging.Formatter):
+    """One structured line per record on stdout: journald keeps it, grep and jq-less tools read it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage().replace("\n", " | ")
+        line = f"level={record.levelname.lower()} logger={record.name} msg={json.dumps(message, ensure_ascii=False)}"
+        if record.exc_info:
+            line += " exc=" + json.dumps(self.formatException(record.exc_info).replace("\n", " | "))
+        return line
+
+
+def keep_numpy_out() -> None:
+    """pygame imports numpy (for surfarray) whenever it is installed; the kiosk never uses it, and
+    numpy with its OpenBLAS costs about 15 MB of RSS on a unit. Call before pygame is imported."""
+    if "pygame" not in sys.modules:
+        sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
+
+
+def setup_logging(verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(KeyValueFormatter())
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help=f"unit configuration (default {DEFAULT_CONFIG})")
+    parser.add_argument("--state-dir", type=Path, help="where the unit keeps its events, keys and caches")
+    parser.add_argument("--sim", action="store_true", help="simulated devices (and the built-in sim config "
+                        "when no --config is given)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Counter rating and queue unit.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the unit")
+    _common(run)
+    run.add_argument("--listen", help="HOST:PORT for the local API (overrides the config)")
+
+    status = commands.add_parser("status", help="what the unit is doing and whether its storage is healthy")
+    _common(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    selftest = commands.add_parser("selftest", help="check config, storage, display, font, keys and voice")
+    _common(selftest)
+    selftest.add_argument("--json", action="store_true", help="machine-readable output")
+
+    provision = commands.add_parser("provision", help="enrol this unit with the centre")
+    _common(provision)
+    provision.add_argument("--centre", required=True, help="the centre's URL, e.g. https://centre.example")
+    provision.add_argument("--unit-id", required=True)
+    provision.add_argument("--token", required=True, help="one-time enrolment token from `centre unit add`")
+    provision.add_argument("--ca-file", type=Path, help="CA bundle for the centre's TLS certificate")
+
+    sync = commands.add_parser("sync", help="upload events to the centre")
+    _common(sync)
+    sync.add_argument("--once", action="store_true", required=True, help="one drain pass, then exit")
+    return parser
+
+
+def resolve_settings(args: argparse.Namespace, *, for_run: bool = False) -> Settings:
+    """--config, else /etc/kiosk/kiosk.toml, else (with --sim or --state-dir) the built-in sim config."""
+    listen = getattr(args, "listen", None)
+    if args.config is not None:
+        settings = load_settings(args.config)
+    elif not args.sim and DEFAULT_CONFIG.exists():
+        settings = load_settings(DEFAULT_CONFIG)
+    elif args.sim or args.state_dir is not None:
+        state_dir = args.state_dir
+        if state_dir is None:
+            if not for_run:
+                raise ConfigError("with the built-in sim config, say which unit: --state-dir DIR")
+            state_dir = Path(tempfile.mkdtemp(prefix="kiosk-sim-"))
+        settings = builtin_sim_settings(state_dir)
+    else:
+        raise ConfigError(f"{DEFAULT_CONFIG}: configuration file not found (use --config PATH, or --sim)")
+    return with_overrides(settings, state_dir=args.state_dir, listen=listen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = resolve_settings(args, for_run=args.command == "run")
+    except ConfigError as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return 2
+    if args.sim:
+        # Headless by default in sim mode; a developer can still set a real SDL driver.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    if args.command == "run":
+        keep_numpy_out()
+        from .service import ListenError, serve
+
+        try:
+            return asyncio.run(serve(settings, sim=args.sim))
+        except ListenError as error:
+            print(f"kiosk: {error}", file=sys.stderr)
+            return 1
+    if args.command == "status":
+        from .status import status_command
+
+        return status_command(settings, as_json=args.json)
+    if args.command == "selftest":
+        from .selftest import selftest_command
+
+        return selftest_command(settings, sim=args.sim, as_json=args.json, config_path=args.config)
+    if args.command == "provision":
+        from sync.commands import provision_command
+
+        return provision_command(settings, args.centre, args.unit_id, args.token, args.ca_file)
+    if args.command == "sync":
+        from sync.commands import sync_once_command
+
+        return sync_once_command(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

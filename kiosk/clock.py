@@ -1,0 +1,81 @@
+"""Where events get their times from: wall clock, CLOCK_MONOTONIC, boot id and NTP state.
+
+A unit may boot with no synchronised clock (no RTC on a Pi); it still records, and every event says
+whether the wall clock could be trusted. Order is always kept by seq, never by wall time.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+# adjtimex() answers TIME_ERROR when the kernel's clock is not synchronised (STA_UNSYNC).
+_TIME_ERROR = 5
+_SYNC_CACHE_S = 30.0
+
+
+class Clock(Protocol):
+    boot_id: str
+
+    def wall_time(self) -> str: ...
+    def monotonic(self) -> float: ...
+    def mono_ns(self) -> int: ...
+    def clock_synced(self) -> bool: ...
+
+
+def read_boot_id() -> str:
+    try:
+        return BOOT_ID_PATH.read_text().strip()
+    except OSError:
+        # Not Linux (a developer's laptop): any stable string for this process will do.
+        return f"nolinux-{uuid.uuid4()}"
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def kernel_clock_synced() -> bool:
+    """Ask the kernel (adjtimex, read-only) whether NTP has synchronised the clock."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        # struct timex is about 208 bytes; its first field `modes` = 0 means "read only".
+        buffer = ctypes.create_string_buffer(512)
+        state = libc.adjtimex(buffer)
+    except (OSError, AttributeError):
+        return False
+    return 0 <= state != _TIME_ERROR
+
+
+class SystemClock:
+    """The real clocks. NTP state is cached briefly: it is a syscall, and presses are a hot path."""
+
+    def __init__(self, boot_id: str | None = None, synced_probe=kernel_clock_synced) -> None:
+        self.boot_id = boot_id or read_boot_id()
+        self._synced_probe = synced_probe
+        self._synced = False
+        self._synced_checked_at = float("-inf")
+
+    def wall_time(self) -> str:
+        return rfc3339(datetime.now().astimezone())
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def mono_ns(self) -> int:
+        return time.monotonic_ns()
+
+    def clock_synced(self) -> bool:
+        now = time.monotonic()
+        if now - self._synced_checked_at > _SYNC_CACHE_S:
+            self._synced = self._synced_probe()
+            self._synced_checked_at = now
+        return self._synced

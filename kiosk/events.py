@@ -1,0 +1,343 @@
+"""The event store: one SQLite file, append-only, hash-chained, and the only writer to that file.
+
+Every append returns only after its transaction is committed with synchronous=FULL in WAL mode, so
+an event the unit acknowledged (to the API, on screen, by voice) survives a power cut or kill -9.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import aiosqlite
+
+from sync.protocol import canonical_bytes, event_hash
+
+from .clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # version reached -> statements that take the schema there from the version before
+    1: (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE events (
+               seq INTEGER PRIMARY KEY,
+               event_id TEXT NOT NULL UNIQUE,
+               type TEXT NOT NULL,
+               recorded_at REAL NOT NULL,
+               body TEXT NOT NULL
+           )""",
+        "CREATE INDEX events_type ON events (type, seq)",
+    ),
+}
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; `code` is what the API and status report."""
+
+    code = "storage_error"
+
+
+class StoreWriteError(StoreError):
+    """A write failed (disk full, I/O error). Nothing of that write was committed."""
+
+    code = "storage_unavailable"
+
+
+class StoreCorrupt(StoreError):
+    code = "storage_corrupt"
+
+
+class StoreBusy(StoreError):
+    """Another process already owns this event store (the store must be the only writer)."""
+
+    code = "storage_busy"
+
+
+def lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".lock")
+
+
+def _take_writer_lock(db_path: Path) -> int:
+    fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreBusy(f"{db_path} is in use by another kiosk process (is the service running?)") from None
+    return fd
+
+
+def store_in_use(db_path: Path) -> bool:
+    """True while a running process holds the writer lock."""
+    try:
+        fd = os.open(lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+
+
+class EventStore:
+    """Append-only log with a gap-free seq and a sha256 chain, per PROTOCOL.md."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection, clock: Clock, lock_fd: int) -> None:
+        self.path = path
+        self._lock_fd = lock_fd
+        self._conn = conn
+        self._clock = clock
+        self.stream_id = ""
+        self._head = Head(0, "")
+        self._acked_through = 0
+
+    # --- opening and closing -------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: Path | str, clock: Clock | None = None) -> "EventStore":
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_fd = _take_writer_lock(path)
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        store = cls(path, conn, clock or SystemClock(), lock_fd)
+        try:
+            await store._prepare()
+        except sqlite3.DatabaseError as error:
+            await store.close()
+            raise StoreCorrupt(f"{path}: not a usable event database: {error}") from error
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def _prepare(self) -> None:
+        conn = self._conn
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
+            mode = (await cursor.fetchone())[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode})")
+        await conn.execute("PRAGMA synchronous = FULL")
+        try:
+            async with conn.execute("PRAGMA quick_check") as cursor:
+                verdict = [row[0] for row in await cursor.fetchall()]
+        except sqlite3.DatabaseError as error:
+            raise StoreCorrupt(f"{self.path}: quick_check failed: {error}") from error
+        if verdict != ["ok"]:
+            raise StoreCorrupt(f"{self.path}: quick_check found damage: {'; '.join(verdict[:5])}")
+        await self._migrate()
+        self.stream_id = await self._meta("stream_id") or ""
+        self._acked_through = int(await self._meta("acked_through") or 0)
+        async with conn.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT 1") as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            self._head = Head(row[0], json.loads(row[1])["hash"])
+
+    async def _migrate(self) -> None:
+        async with self._conn.execute("PRAGMA user_version") as cursor:
+            version = (await cursor.fetchone())[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this software ({SCHEMA_VERSION});"
+                " install the newer release or restore its database")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _MIGRATIONS[target]:
+                    await self._conn.execute(statement)
+                if target == 1:
+                    # The stream is born with the database: a re-created database is a new stream.
+                    await self._conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('stream_id', ?), ('created_at', ?)",
+                        (str(uuid.uuid4()), self._clock.wall_time()))
+                await self._conn.execute(f"PRAGMA user_version = {target}")
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        try:
+            await self._conn.close()
+        finally:
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)  # closing the descriptor releases the flock
+                self._lock_fd = -1
+
+    # --- appending -----------------------------------------------------------------------
+
+    @property
+    def head(self) -> Head:
+        return self._head
+
+    def _build(self, seq: int, prev_hash: str, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "stream_id": self.stream_id,
+            "seq": seq,
+            "type": event_type,
+            "wall_time": self._clock.wall_time(),
+            "mono_ns": self._clock.mono_ns(),
+            "boot_id": self._clock.boot_id,
+            "clock_synced": self._clock.clock_synced(),
+            "data": data,
+            "prev_hash": prev_hash,
+        }
+        event["hash"] = event_hash(event)
+        return event
+
+    async def append(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        return (await self.append_many([(event_type, data)]))[0]
+
+    async def append_many(self, items: Iterable[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Append events in one transaction; returns them once they are durably committed."""
+        head = self._head
+        events = []
+        for event_type, data in items:
+            event = self._build(head.seq + 1, head.hash, event_type, data)
+            events.append(event)
+            head = Head(event["seq"], event["hash"])
+        if not events:
+            return []
+        now = time.time()
+        params = [value for e in events
+                  for value in (e["seq"], e["event_id"], e["type"], now, canonical_bytes(e).decode("utf-8"))]
+        rows = ",".join(["(?, ?, ?, ?, ?)"] * len(events))
+        await self._write(f"INSERT INTO events (seq, event_id, type, recorded_at, body) VALUES {rows}", params)
+        self._head = head
+        return events
+
+    async def _write(self, statement: str, params: Iterable[Any] = ()) -> int:
+        """Run one statement as its own transaction; returns the rows it changed.
+
+        In autocommit mode a single statement is atomic and, with synchronous=FULL, durable when
+        it returns. One statement is also one hop to aiosqlite's thread instead of three
+        (BEGIN, write, COMMIT), which is most of what a key press costs beyond the fsync.
+        """
+        try:
+            cursor = await self._conn.execute(statement, tuple(params))
+            changed = cursor.rowcount
+            await cursor.close()
+        except sqlite3.Error as error:
+            await self._rollback_quietly()
+            log.error("event store write failed: %s", error)
+            raise StoreWriteError(str(error)) from error
+        return changed
+
+    async def _rollback_quietly(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            log.warning("rollback after a failed write also failed: %s", error)
+
+    async def probe_write(self) -> None:
+        """A real small write: succeeds only when the disk takes writes again."""
+        await self._write("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_probe', ?)",
+                          [self._clock.wall_time()])
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def read(self, after: int = 0, limit: int = 100, types: Iterable[str] | None = None
+                   ) -> list[dict[str, Any]]:
+        """Events with seq > after, in seq order (optionally only some types)."""
+        if types is None:
+            query, params = "SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        else:
+            kinds = list(types)
+            marks = ",".join("?" * len(kinds))
+            query = f"SELECT body FROM events WHERE seq > ? AND type IN ({marks}) ORDER BY seq LIMIT ?"
+            params = (after, *kinds, limit)
+        async with self._conn.execute(query, params) as cursor:
+            return [json.loads(row[0]) for row in await cursor.fetchall()]
+
+    async def read_all(self, after: int = 0, batch: int = 1000):
+        """Every stored event after `after` in seq order, fetched in batches (to rebuild state)."""
+        while True:
+            events = await self.read(after, batch)
+            if not events:
+                return
+            for event in events:
+                yield event
+            after = events[-1]["seq"]
+
+    async def latest_seq(self, types: Iterable[str]) -> int | None:
+        """The seq of the newest event of any of these types, if there is one."""
+        kinds = list(types)
+        marks = ",".join("?" * len(kinds))
+        async with self._conn.execute(f"SELECT max(seq) FROM events WHERE type IN ({marks})", kinds) as cursor:
+            return (await cursor.fetchone())[0]
+
+    async def count(self) -> int:
+        async with self._conn.execute("SELECT count(*) FROM events") as cursor:
+            return (await cursor.fetchone())[0]
+
+    # --- sync bookkeeping ----------------------------------------------------------------
+
+    @property
+    def acked_through(self) -> int:
+        return self._acked_through
+
+    @property
+    def backlog(self) -> int:
+        return self._head.seq - self._acked_through
+
+    async def set_acked_through(self, seq: int) -> None:
+        """Record what the centre acknowledged (it may move back if the centre asks to resend)."""
+        seq = max(0, min(seq, self._head.seq))
+        await self._write("INSERT OR REPLACE INTO meta (key, value) VALUES ('acked_through', ?)", [str(seq)])
+        self._acked_through = seq
+
+    async def get_meta(self, key: str) -> str | None:
+        return await self._meta(key)
+
+    async def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            await self._write("DELETE FROM meta WHERE key = ?", [key])
+        else:
+            await self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    async def _meta(self, key: str) -> str | None:
+        async with self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def prune(self, retention_s: float, now: float | None = None) -> int:
+        """Delete acknowledged events older than the retention; never unacknowledged ones, never
+        the head (it carries the hash the next event chains onto)."""
+        cutoff = (now if now is not None else time.time()) - retention_s
+        limit = min(self._acked_through, self._head.seq - 1)
+        if limit <= 0:
+            return 0
+        return await self._write("DELETE FROM events WHERE seq <= ? AND recorded_at < ?", [limit, cutoff])
+
+
+def open_readonly(path: Path | str) -> sqlite3.Connection:
+    """A read-only connection for `kiosk status` while the service owns the file."""
+    conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    return conn

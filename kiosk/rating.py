@@ -1,0 +1,331 @@
+"""The counter's rating rules as a pure state machine: no I/O, no asyncio, time passed in.
+
+It works by event sourcing. `decide_*` methods look at the state and an input and return the
+events to append (and what to say); they never change the recorded state. Only `apply()` does,
+with an event that is already committed. So a failed write (disk full) leaves the machine exactly
+as the store is, and replaying the store after a restart rebuilds the same state.
+
+Times are CLOCK_MONOTONIC seconds. The input filter (debounce, burst) is the one piece of state
+that is not an event: it describes the keys' electrical history, not anything a citizen did.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from .presses import PressFilter, PressVerdict
+from .views import (
+    LEVEL_LABELS, Idle, KeyOption, NotSignedIn, Paused, RatingPrompt, ReasonPrompt, StaffCard,
+    Thanks, View,
+)
+
+BAD_LEVELS = frozenset({1, 2})   # 不满意 and 非常不满意 are 差评
+REASON_KEYS = 4                  # keys 1..4 show reasons, key 5 is always 其他
+OTHER_LABEL = "其他"
+OTHER_CODE = "other"
+
+
+class RatingRefused(Exception):
+    """An input the counter cannot take now; `code` is the API's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RatingRules:
+    counter_id: str
+    key_levels: Sequence[int] = (5, 4, 3, 2, 1)   # key i+1 → level
+    window_s: float = 20.0
+    reason_window_s: float = 15.0
+    thanks_s: float = 3.0
+    debounce_s: float = 0.05
+    burst_presses: int = 8
+    burst_window_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class ReasonChoice:
+    code: str
+    label: str
+
+
+@dataclass
+class Decision:
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    say: list[str] = field(default_factory=list)
+
+    def add(self, event_type: str, data: dict[str, Any]) -> None:
+        self.events.append((event_type, data))
+
+
+@dataclass
+class _Transaction:
+    transaction_id: str
+    staff_id: str
+    service_item: str | None
+    ticket: str | None
+    window_until: float
+    level: int | None = None
+    reasons_until: float = float("-inf")
+    reason_given: bool = False
+
+
+def reason_options(reasons: Sequence[ReasonChoice]) -> tuple[ReasonChoice, ...]:
+    """Five choices for the five keys: the first four reasons of the list, then 其他."""
+    other = next((r for r in reasons if r.label == OTHER_LABEL), ReasonChoice(OTHER_CODE, OTHER_LABEL))
+    chosen = [r for r in reasons if r.label != OTHER_LABEL][:REASON_KEYS]
+    return (*chosen, other)
+
+
+class RatingMachine:
+    def __init__(self, rules: RatingRules, reasons: Sequence[ReasonChoice] = (),
+                 staff_card: Callable[[str], StaffCard] | None = None) -> None:
+        self.rules = rules
+        self._filter = PressFilter(rules.debounce_s, rules.burst_presses, rules.burst_window_s)
+        self._reasons = reason_options(reasons)
+        self._staff_card = staff_card or (lambda staff_id: StaffCard(staff_id, staff_id, rules.counter_id))
+        # Recorded state: changed only by apply().
+        self.staff_id: str | None = None
+        self.paused = False
+        self.pause_reason = ""
+        self.paused_since = ""
+        self.serving_ticket: str | None = None
+        self._txn: _Transaction | None = None
+        self._thanks_until = float("-inf")
+        self._thanks_level = 0
+
+    # --- directory (roster and reasons may change when the centre sends a new bundle) -----
+
+    def set_reasons(self, reasons: Sequence[ReasonChoice]) -> None:
+        self._reasons = reason_options(reasons)
+
+    def set_staff_card(self, staff_card: Callable[[str], StaffCard]) -> None:
+        self._staff_card = staff_card
+
+    # --- questions -------------------------------------------------------------------------
+
+    def window_open(self, now: float) -> bool:
+        txn = self._txn
+        return txn is not None and txn.level is None and now < txn.window_until
+
+    def reasons_open(self, now: float) -> bool:
+        txn = self._txn
+        return txn is not None and txn.level in BAD_LEVELS and not txn.reason_given \
+            and now < txn.reasons_until
+
+    @property
+    def open_transaction_id(self) -> str | None:
+        return self._txn.transaction_id if self._txn else None
+
+    def next_change(self, now: float) -> float | None:
+        """When the screen or the state next changes by itself (a deadline), if ever."""
+        times = [self._thanks_until]
+        if self._txn is not None:
+            times += [self._txn.window_until, self._txn.reasons_until]
+        future = [t for t in times if t > now]
+        return min(future) if future else None
+
+    # --- decisions -------------------------------------------------------------------------
+
+    def _expire(self, now: float, decision: Decision) -> None:
+        """An unrated window whose time is up becomes rating.missed."""
+        txn = self._txn
+        if txn is not None and txn.level is None and now >= txn.window_until:
+            decision.add("rating.missed", self._missed_data(txn))
+
+    def _close_open_window(self, decision: Decision) -> None:
+        """A new transaction or a sign-out ends any window; an unrated one is missed."""
+        txn = self._txn
+        if txn is not None and txn.level is None:
+            decision.add("rating.missed", self._missed_data(txn))
+
+    def _missed_data(self, txn: _Transaction) -> dict[str, Any]:
+        return {"transaction_id": txn.transaction_id, "staff_id": txn.staff_id,
+                "counter_id": self.rules.counter_id}
+
+    def decide_tick(self, now: float) -> Decision:
+        decision = Decision()
+        self._expire(now, decision)
+        return decision
+
+    def decide_sign_in(self, staff_id: str, now: float) -> Decision:
+        decision = Decision()
+        if self.staff_id == staff_id:
+            return decision
+        if self.staff_id is not None:
+            self._close_open_window(decision)
+            decision.add("staff.signed_out", {"staff_id": self.staff_id, "counter_id": self.rules.counter_id})
+        decision.add("staff.signed_in", {"staff_id": staff_id, "counter_id": self.rules.counter_id})
+        return decision
+
+    def decide_sign_out(self, now: float) -> Decision:
+        if self.staff_id is None:
+            raise RatingRefused("not_signed_in", "no staff member is signed in at this counter")
+        decision = Decision()
+        self._close_open_window(decision)
+        decision.add("staff.signed_out", {"staff_id": self.staff_id, "counter_id": self.rules.counter_id})
+        return decision
+
+    def decide_pause(self, reason: str, now: float) -> Decision:
+        decision = Decision()
+        if not self.paused:
+            # An open window is left to finish: the citizen in front of the counter may still rate.
+            decision.add("counter.paused", {"counter_id": self.rules.counter_id, "reason": reason})
+            decision.say.append("paused")
+        return decision
+
+    def decide_resume(self, now: float) -> Decision:
+        decision = Decision()
+        if self.paused:
+            decision.add("counter.resumed", {"counter_id": self.rules.counter_id})
+        return decision
+
+    def decide_complete(self, transaction_id: str, now: float, service_item: str | None = None,
+                        ticket: str | None = None) -> Decision:
+        if self.staff_id is None:
+            raise RatingRefused("not_signed_in", "sign in before completing a transaction")
+        if self.paused:
+            raise RatingRefused("paused", "the counter is paused (暂停服务); resume it first")
+        decision = Decision()
+        self._expire(now, decision)
+        if not decision.events:
+            self._close_open_window(decision)
+        data: dict[str, Any] = {"transaction_id": transaction_id, "staff_id": self.staff_id,
+                                "counter_id": self.rules.counter_id}
+        if service_item:
+            data["service_item"] = service_item
+        ticket = ticket or self.serving_ticket
+        if ticket:
+            data["ticket"] = ticket
+        decision.add("transaction.completed", data)
+        decision.say.append("rate_prompt")
+        return decision
+
+    def decide_press(self, key: int, now: float) -> Decision:
+        """A rating key (1..5) went down at `now`."""
+        decision = Decision()
+        verdict = self._filter.classify(now)
+        if verdict in (PressVerdict.BOUNCE, PressVerdict.IN_BURST):
+            return decision
+        self._expire(now, decision)
+        expired = bool(decision.events)
+        if verdict is PressVerdict.BURST_START:
+            decision.add("rating.misuse", self._misuse(key, "burst"))
+            return decision
+        txn = self._txn
+        if not expired and self.window_open(now):
+            level = self.rules.key_levels[key - 1]
+            data = {"transaction_id": txn.transaction_id, "level": level, "staff_id": txn.staff_id,
+                    "counter_id": self.rules.counter_id}
+            if txn.service_item:
+                data["service_item"] = txn.service_item
+            if txn.ticket:
+                data["ticket"] = txn.ticket
+            decision.add("rating.submitted", data)
+            decision.say.append("reason_prompt" if level in BAD_LEVELS else "thanks")
+        elif not expired and self.reasons_open(now):
+            choice = self._reasons[key - 1]
+            decision.add("rating.reason", {"transaction_id": txn.transaction_id,
+                                           "reason_code": choice.code, "reason_label": choice.label})
+            decision.say.append("reason_thanks")
+        elif not expired and txn is not None and txn.level is not None and now < max(
+                txn.window_until, txn.reasons_until):
+            decision.add("rating.misuse", self._misuse(key, "already_rated"))
+        else:
+            decision.add("rating.misuse", self._misuse(key, "paused" if self.paused else "no_window"))
+        return decision
+
+    def _misuse(self, key: int, why: str) -> dict[str, Any]:
+        # counter_id (and staff_id when known) let the centre show misuse per window.
+        data: dict[str, Any] = {"key": key, "why": why, "counter_id": self.rules.counter_id}
+        if self.staff_id is not None:
+            data["staff_id"] = self.staff_id
+        return data
+
+    # --- applying committed events --------------------------------------------------------
+
+    def apply(self, event_type: str, data: Mapping[str, Any], at: float, wall_time: str = "") -> None:
+        """Fold one committed event into the state. `at` is when it happened (monotonic)."""
+        rules = self.rules
+        if event_type == "staff.signed_in":
+            self.staff_id = data["staff_id"]
+        elif event_type == "staff.signed_out":
+            self.staff_id = None
+        elif event_type == "counter.paused":
+            self.paused = True
+            self.pause_reason = data.get("reason", "")
+            self.paused_since = wall_time
+        elif event_type == "counter.resumed":
+            self.paused = False
+        elif event_type == "transaction.completed":
+            self._txn = _Transaction(data["transaction_id"], data["staff_id"], data.get("service_item"),
+                                     data.get("ticket"), window_until=at + rules.window_s)
+            self._thanks_until = float("-inf")
+        elif event_type == "rating.submitted":
+            txn = self._txn
+            if txn is not None and txn.transaction_id == data["transaction_id"]:
+                txn.level = data["level"]
+                if txn.level in BAD_LEVELS:
+                    txn.reasons_until = at + rules.reason_window_s
+                else:
+                    self._show_thanks(txn.level, at)
+        elif event_type == "rating.reason":
+            txn = self._txn
+            if txn is not None and txn.transaction_id == data["transaction_id"]:
+                txn.reason_given = True
+                self._show_thanks(txn.level or 0, at)
+        elif event_type == "rating.missed":
+            if self._txn is not None and self._txn.transaction_id == data["transaction_id"]:
+                self._txn = None
+        elif event_type in ("ticket.called", "ticket.recalled"):
+            if data.get("counter_id") == rules.counter_id:
+                self.serving_ticket = data.get("ticket")
+        elif event_type in ("ticket.no_show", "ticket.transferred"):
+            if self.serving_ticket == data.get("ticket"):
+                self.serving_ticket = None
+
+    def _show_thanks(self, level: int, at: float) -> None:
+        self._thanks_level = level
+        self._thanks_until = at + self.rules.thanks_s
+
+    # --- what to show ---------------------------------------------------------------------
+
+    def card(self) -> StaffCard | None:
+        if self.staff_id is None:
+            return None
+        card = self._staff_card(self.staff_id)
+        if self.serving_ticket and card.serving_ticket != self.serving_ticket:
+            card = StaffCard(**{**card.__dict__, "serving_ticket": self.serving_ticket})
+        return card
+
+    def view(self, now: float) -> View:
+        txn = self._txn
+        if txn is not None and self.window_open(now):
+            options = tuple(KeyOption(key, LEVEL_LABELS[level], level)
+                            for key, level in enumerate(self.rules.key_levels, start=1))
+            card = self.card() or self._staff_card(txn.staff_id)
+            return RatingPrompt(card, options, seconds_left=_ceil_seconds(txn.window_until - now))
+        if txn is not None and self.reasons_open(now):
+            options = tuple(KeyOption(key, choice.label) for key, choice in enumerate(self._reasons, start=1))
+            return ReasonPrompt(options, seconds_left=_ceil_seconds(txn.reasons_until - now))
+        if now < self._thanks_until:
+            return Thanks(self._thanks_level)
+        if self.paused:
+            return Paused(self.rules.counter_id, self.pause_reason, _clock_hhmm(self.paused_since))
+        card = self.card()
+        if card is not None:
+            return Idle(card)
+        return NotSignedIn(self.rules.counter_id)
+
+
+def _ceil_seconds(seconds: float) -> int:
+    whole = int(seconds)
+    return whole + 1 if seconds > whole else whole
+
+
+def _clock_hhmm(wall_time: str) -> str:
+    """'2026-11-23T09:14:03.512+08:00' → '09:14' (the unit's local time as recorded)."""
+    return wall_time[11:16] if len(wall_time) >= 16 else ""

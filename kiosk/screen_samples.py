@@ -1,0 +1,44 @@
+"""Realistic sample views: the documentation screenshots (`python -m kiosk.screens`) and the
+screen tests draw these, so what the docs show is what the tests check."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kiosk.views import (LEVEL_LABELS, Idle, KeyOption, NotSignedIn, OutOfOrder, Paused,
+                         RatingPrompt, ReasonPrompt, StaffCard, Thanks, View)
+
+SCREEN_SIZES: tuple[tuple[int, int], ...] = ((480, 320), (800, 480), (1024, 600))
+
+SAMPLE_CARD = StaffCard(
+    staff_id="1001",
+    name="张敏",
+    counter_id="3",
+    title="综合业务岗",
+    duties="缴存、提取业务办理",
+)
+
+SAMPLE_REASONS = ("等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", "其他")
+
+
+def rating_options(levels: tuple[int, ...] = (5, 4, 3, 2, 1)) -> tuple[KeyOption, ...]:
+    """Key i+1 rates levels[i]; the default puts 非常满意 on the leftmost key."""
+    return tuple(KeyOption(key=key, label=LEVEL_LABELS[level], level=level)
+                 for key, level in enumerate(levels, start=1))
+
+
+def reason_options(labels: tuple[str, ...] = SAMPLE_REASONS) -> tuple[KeyOption, ...]:
+    return tuple(KeyOption(key=key, label=label) for key, label in enumerate(labels, start=1))
+
+
+def sample_views() -> dict[str, View]:
+    """One view of each kind, keyed by the name its screenshot file carries."""
+    return {
+        "not_signed_in": NotSignedIn(counter_id="3"),
+        "idle": Idle(card=replace(SAMPLE_CARD, serving_ticket="A012")),
+        "rating_prompt": RatingPrompt(card=SAMPLE_CARD, options=rating_options(),
+                                      seconds_left=18),
+        "reason_prompt": ReasonPrompt(options=reason_options(), seconds_left=15),
+        "thanks": Thanks(level=5),
+        "paused": Paused(counter_id="3", reason="break", since="12:05"),
+        "out_of_order": OutOfOrder(cause="存储空间已满", counter_id="3"),
+    }

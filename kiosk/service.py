@@ -1,0 +1,100 @@
+"""`kiosk run`: the unit's process. One asyncio loop holds the app, its drivers and the API server."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+
+import uvicorn
+
+from .api import create_api
+from .app import KioskApp, build_devices
+from .config import Settings, parse_listen
+from .paths import voice_dir
+
+log = logging.getLogger(__name__)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: the kiosk owns the signals so it can close its store cleanly."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class ListenError(Exception):
+    pass
+
+
+def bind_listener(listen: str) -> socket.socket:
+    host, port = parse_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ListenError(f"cannot listen on {listen}: {error.strerror or error}") from None
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+async def _prepare_voice(settings: Settings) -> None:
+    """Render missing voice clips offline with espeak-ng, off the loop, without delaying start."""
+    from .voice import ensure_clips
+
+    try:
+        made = await asyncio.to_thread(ensure_clips, voice_dir(settings.state_dir), settings.voice.voice)
+    except Exception as error:  # a missing espeak-ng must not stop ratings, only the voice
+        log.error("voice clips could not be prepared: %s", error)
+        return
+    if made:
+        log.info("rendered %d voice clips", len(made))
+
+
+async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
+    loop = asyncio.get_running_loop()
+    sock = bind_listener(settings.api.listen)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    app = KioskApp(settings, build_devices(settings, sim=sim, loop=loop), sim=sim)
+    await app.start()
+    server = _EmbeddedServer(uvicorn.Config(create_api(app), log_level="warning", lifespan="off",
+                                            access_log=False))
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    server_task = asyncio.create_task(server.serve(sockets=[sock]), name="api-server")
+    background = []
+    if settings.voice.enabled and not sim:  # the sim speaker records clip ids; it needs no audio
+        background.append(asyncio.create_task(_prepare_voice(settings), name="voice-clips"))
+    try:
+        while not server.started:
+            if server_task.done():
+                raise ListenError(f"the API server stopped during start: {server_task.exception()}")
+            await asyncio.sleep(0.01)
+        host, port = sock.getsockname()[:2]
+        shown_host = f"[{host}]" if ":" in host else host
+        announce(f"kiosk API: http://{shown_host}:{port}" + ("  (sim mode, token: sim)" if sim and
+                                                           settings.api.token == "sim" else ""))
+        announce(f"state dir: {settings.state_dir}")
+        sys.stdout.flush()
+        stop_waiter = asyncio.create_task(stopping.wait())
+        await asyncio.wait({stop_waiter, server_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_waiter.cancel()
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await server_task
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await app.stop()
+        sock.close()
+    log.info("kiosk stopped")
+    return 0

@@ -1,0 +1,87 @@
+"""What the counter screen should show, as plain data.
+
+State machines return one of these; `kiosk.screens` draws them. Keeping the description separate
+from the drawing lets the rules be tested without pygame and lets the renderer cache by value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LEVEL_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+
+PAUSE_REASON_LABELS = {
+    "break": "暂时离开",
+    "meeting": "开会",
+    "closing": "结束营业",
+}
+
+COMPLAINT_PHONE = "12329"
+
+
+def pause_reason_label(reason: str) -> str:
+    return PAUSE_REASON_LABELS.get(reason, reason)
+
+
+@dataclass(frozen=True)
+class StaffCard:
+    staff_id: str
+    name: str
+    counter_id: str
+    title: str = ""
+    duties: str = ""
+    photo: str | None = None  # path to an image file on the unit, if any
+    complaint_phone: str = COMPLAINT_PHONE
+    serving_ticket: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyOption:
+    key: int      # 1 = leftmost key
+    label: str
+    level: int | None = None  # rating level for rating keys; None for reason keys
+
+
+@dataclass(frozen=True)
+class NotSignedIn:
+    counter_id: str
+    complaint_phone: str = COMPLAINT_PHONE
+
+
+@dataclass(frozen=True)
+class Idle:
+    card: StaffCard
+
+
+@dataclass(frozen=True)
+class RatingPrompt:
+    card: StaffCard
+    options: tuple[KeyOption, ...]  # in the keys' order, left to right
+    seconds_left: int
+
+
+@dataclass(frozen=True)
+class ReasonPrompt:
+    options: tuple[KeyOption, ...]
+    seconds_left: int
+
+
+@dataclass(frozen=True)
+class Thanks:
+    level: int
+
+
+@dataclass(frozen=True)
+class Paused:
+    counter_id: str
+    reason: str   # code or free text as recorded; screens show pause_reason_label(reason)
+    since: str    # local wall clock "HH:MM"
+    complaint_phone: str = COMPLAINT_PHONE
+
+
+@dataclass(frozen=True)
+class OutOfOrder:
+    cause: str    # short Chinese explanation for the technician, e.g. "存储空间已满"
+    counter_id: str = ""
+
+
+View = NotSignedIn | Idle | RatingPrompt | ReasonPrompt | Thanks | Paused | OutOfOrder

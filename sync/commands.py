@@ -1,0 +1,156 @@
+"""Bodies of `kiosk provision` and `kiosk sync --once` (kiosk/cli.py parses the arguments).
+
+`kiosk sync --once` must respect the one-writer rule of the event store: when the service is
+running it holds the store, so the command asks the service (local API POST /v1/sync/drain) to
+drain instead of opening the file itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import requests
+
+from kiosk import paths
+from kiosk.config import Settings, parse_listen
+from kiosk.events import EventStore, StoreBusy, StoreError, store_in_use
+from sync.client import Outcome
+from sync.progress import ProgressBar
+from sync.provision import (ProvisionError, Provisioning, ProvisioningBroken, load_provisioning,
+                            provision_unit)
+from sync.uploader import DrainResult, Uploader
+
+EXIT_OK = 0
+EXIT_FAILED = 1     # the centre could not be reached, or refused
+EXIT_USAGE = 2      # not provisioned, no centre URL, a broken state dir
+LOCAL_API_CONNECT_TIMEOUT_S = 5.0
+# A drain by the service covers the whole backlog (100,000 events is ~200 batches); the local
+# call waits that long, but not forever.
+LOCAL_DRAIN_TIMEOUT_S = 900.0
+DRAIN_PATH = "/v1/sync/drain"
+
+
+def provision_command(settings: Settings, centre_url: str | None, unit_id: str | None, token: str,
+                      ca_file: Path | None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """`kiosk provision`: centre_url / unit_id / ca_file default to the config's sync.centre_url,
+    unit.id and sync.ca_file."""
+    out, err = out or sys.stdout, err or sys.stderr
+    centre_url = centre_url or settings.sync.centre_url
+    unit_id = unit_id or settings.unit.id
+    ca_file = ca_file or settings.sync.ca_file
+    if not centre_url:
+        print("kiosk provision: give the centre's URL with --centre (or sync.centre_url in the config)", file=err)
+        return EXIT_USAGE
+    state_dir = settings.state_dir
+    try:
+        result = provision_unit(state_dir, centre_url, unit_id, token, ca_file=ca_file,
+                                timeout_s=settings.sync.timeout_s)
+    except ProvisionError as error:
+        print(f"kiosk provision: {error}", file=err)
+        return EXIT_FAILED
+    print(f"enrolled unit {result.unit_id} at {result.centre_url}", file=out)
+    print(f"  public key   {result.public_key}", file=out)
+    print(f"  private key  {result.key_path} (mode 0600)", file=out)
+    print(f"  unit token   {result.token_path} (mode 0600)", file=out)
+    print(f"  centre       {result.centre_path}", file=out)
+    if result.ca_path:
+        print(f"  CA bundle    {result.ca_path}", file=out)
+    if result.events_db_present:
+        print(f"  event store  {paths.events_db(state_dir)} kept as it was; its backlog uploads under the new token",
+              file=out)
+    if unit_id != settings.unit.id:
+        print(f"note: the config's unit.id is {settings.unit.id!r}; the centre knows this unit as {unit_id!r}",
+              file=out)
+    if store_in_use(paths.events_db(state_dir)):
+        print("note: the kiosk service is running with the old provisioning; restart it to use the new one",
+              file=out)
+    return EXIT_OK
+
+
+def sync_once_command(settings: Settings, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """`kiosk sync --once`: drain the backlog now and print a summary; non-zero if the centre could
+    not be reached or refused."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        provisioning = load_provisioning(settings.state_dir)
+    except ProvisioningBroken as error:
+        print(f"kiosk sync: {error}", file=err)
+        return EXIT_USAGE
+    if provisioning is None:
+        print(f"kiosk sync: this unit is not provisioned ({settings.state_dir} has no "
+              f"{paths.CENTRE_FILE_NAME}); run `kiosk provision` first", file=err)
+        return EXIT_USAGE
+    db_path = paths.events_db(settings.state_dir)
+    if store_in_use(db_path):
+        return _drain_through_service(settings, out, err)
+    if not db_path.exists():
+        print(f"kiosk sync: no event store at {db_path}: nothing recorded yet, nothing to send", file=out)
+        return EXIT_OK
+    try:
+        result = asyncio.run(_drain_here(settings, provisioning, err))
+    except StoreBusy:
+        # The service started between the check and the open: let it do the work.
+        return _drain_through_service(settings, out, err)
+    except StoreError as error:
+        print(f"kiosk sync: cannot use the event store: {error}", file=err)
+        return EXIT_FAILED
+    return _report(result.to_dict(), out, err)
+
+
+async def _drain_here(settings: Settings, provisioning: Provisioning, err: TextIO) -> DrainResult:
+    store = await EventStore.open(paths.events_db(settings.state_dir))
+    uploader = Uploader(store, provisioning, settings.sync)
+    bar = ProgressBar(err)
+    try:
+        return await uploader.drain_once(progress=bar)
+    finally:
+        bar.finish()
+        uploader.close()
+        await store.close()
+
+
+def _local_api_url(listen: str) -> str:
+    host, port = parse_listen(listen)
+    # A service listening on every address is reached on loopback.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _drain_through_service(settings: Settings, out: TextIO, err: TextIO) -> int:
+    url = _local_api_url(settings.api.listen) + DRAIN_PATH
+    print(f"the kiosk service holds the event store; asking it to drain ({url})", file=err)
+    try:
+        response = requests.post(url, headers={"Authorization": f"Bearer {settings.api.token}"},
+                                 timeout=(LOCAL_API_CONNECT_TIMEOUT_S, LOCAL_DRAIN_TIMEOUT_S))
+    except requests.RequestException as error:
+        print(f"kiosk sync: the service holds the store but its API at {url} does not answer: {error}",
+              file=err)
+        return EXIT_FAILED
+    with response:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    if response.status_code == 200 and isinstance(body, dict) and "outcome" in body:
+        return _report(body, out, err)
+    error = body.get("error") if isinstance(body, dict) else None
+    detail = (f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict)
+              else response.text[:200])
+    hint = {401: " (is api.token in this config the service's?)",
+            404: " (the running service is older and has no sync endpoint; restart it)"}.get(response.status_code, "")
+    print(f"kiosk sync: the service refused the drain: HTTP {response.status_code} {detail}{hint}", file=err)
+    return EXIT_FAILED
+
+
+def _report(result: dict[str, Any], out: TextIO, err: TextIO) -> int:
+    print(f"sent {result.get('sent', 0)} events ({result.get('duplicates', 0)} already at the centre); "
+          f"centre holds through seq {result.get('acked_through')}; backlog left {result.get('backlog')}",
+          file=out)
+    if result.get("outcome") == Outcome.OK:
+        return EXIT_OK
+    print(f"kiosk sync: {result.get('outcome')}: {result.get('error') or 'no details'}", file=err)
+    return EXIT_FAILED

@@ -1,0 +1,98 @@
+"""Disk full for real: the state dir on a tiny tmpfs. The unit shows out-of-order, answers 503,
+keeps everything committed, and recovers by itself once space returns."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import pygame
+import pytest
+
+from kiosk.screens import Renderer
+from kiosk.views import OutOfOrder
+from sync.protocol import verify_chain
+from tests.sim_unit import SimUnit, wait_until
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Write until the file system says ENOSPC, down to the last 512-byte piece."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (b"\0" * 65536, b"\0" * 512):
+            try:
+                while os.write(fd, chunk):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def png_pixels(png: bytes) -> bytes:
+    return pygame.image.tobytes(pygame.image.load(io.BytesIO(png), "x.png"), "RGB")
+
+
+def test_disk_full_shows_out_of_order_and_recovers(tiny_disk):
+    unit = SimUnit(tiny_disk / "state").start()
+    try:
+        assert unit.post("/v1/staff/sign-in", {"staff_id": "1001"}).status_code == 200
+        acknowledged = set()
+        txn = unit.post("/v1/transactions/complete", {}).json()["transaction_id"]
+        acknowledged.add(txn)
+        assert unit.press(1) == ["rating.submitted"]
+
+        filler = fill(tiny_disk)
+        refused = None
+        for _ in range(300):
+            answer = unit.post("/v1/transactions/complete", {})
+            if answer.status_code == 200:
+                acknowledged.add(answer.json()["transaction_id"])
+                continue
+            refused = answer
+            break
+        assert refused is not None, "the full disk never refused a write"
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "storage_unavailable"
+
+        state = unit.state()
+        assert state["storage"]["ok"] is False and state["screen"] == "OutOfOrder"
+        assert unit.get("/healthz", headers={}).status_code == 503
+        expected = Renderer((800, 480)).render(OutOfOrder("存储空间已满或无法写入", "1"))
+        buffer = io.BytesIO()
+        pygame.image.save(expected, buffer, "x.png")
+        assert png_pixels(unit.get("/v1/sim/display.png").content) == png_pixels(buffer.getvalue())
+        assert unit.press(2) == []  # a press is never an HTTP error; nothing is claimed
+
+        filler.unlink()
+        wait_until(lambda: unit.state()["storage"]["ok"], timeout=15)
+        assert unit.state()["screen"] != "OutOfOrder"
+        after = unit.post("/v1/transactions/complete", {})
+        assert after.status_code == 200
+        acknowledged.add(after.json()["transaction_id"])
+        assert unit.press(3) == ["rating.submitted"]
+
+        events = unit.events()
+        verify_chain(events, events[0]["stream_id"])
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        stored = {e["data"]["transaction_id"] for e in events if e["type"] == "transaction.completed"}
+        assert acknowledged <= stored
+    finally:
+        unit.kill()
