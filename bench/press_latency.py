@@ -23,9 +23,9 @@ from pathlib import Path
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-from kiosk.cli import keep_numpy_out  # noqa: E402
+from kiosk.cli import skip_optional_imports  # noqa: E402
 
-keep_numpy_out()  # as `kiosk run` does, so the RSS figure is the service's
+skip_optional_imports()  # as `kiosk run` does, so the RSS figure is the service's
 
 from kiosk.app import KioskApp, build_devices  # noqa: E402
 from kiosk.clock import SystemClock  # noqa: E402

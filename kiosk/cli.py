@@ -26,11 +26,14 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
-def keep_numpy_out() -> None:
-    """pygame imports numpy (for surfarray) whenever it is installed; the kiosk never uses it, and
-    numpy with its OpenBLAS costs about 15 MB of RSS on a unit. Call before pygame is imported."""
+def skip_optional_imports() -> None:
+    """Keep pygame's optional extras out of the service process. pygame imports numpy (for
+    surfarray) and pkg_resources (for its own data files) whenever they are installed; the kiosk
+    uses neither, and together they cost about 25 MB of RSS and 0.2 s of start-up on a unit.
+    pygame falls back cleanly when they are absent. Call before pygame is imported."""
     if "pygame" not in sys.modules:
-        sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
+        for optional in ("numpy", "pkg_resources"):
+            sys.modules.setdefault(optional, None)  # type: ignore[arg-type]
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     if args.command == "run":
-        keep_numpy_out()
+        skip_optional_imports()
         from .service import ListenError, serve
 
         try:

@@ -83,7 +83,7 @@ def store_in_use(db_path: Path) -> bool:
     """True while a running process holds the writer lock."""
     try:
         fd = os.open(lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

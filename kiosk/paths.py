@@ -5,6 +5,7 @@ from pathlib import Path
 
 EVENTS_DB_NAME = "events.db"
 VOICE_DIR_NAME = "voice"
+API_URL_NAME = "api.url"                # where the running service's local API answers
 
 # Written by `kiosk provision` (sync.provision); `kiosk run` reads them from the state dir.
 UNIT_KEY_NAME = "unit_key.pem"          # Ed25519 private key, PKCS#8 PEM, mode 0600
@@ -47,3 +48,7 @@ def bundle_cache(state_dir: Path) -> Path:
 
 def staff_photos_dir(state_dir: Path) -> Path:
     return Path(state_dir) / STAFF_PHOTOS_DIR_NAME
+
+
+def api_url_file(state_dir: Path) -> Path:
+    return Path(state_dir) / API_URL_NAME

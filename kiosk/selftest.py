@@ -117,20 +117,20 @@ def _check_voice(settings: Settings, sim: bool) -> Check:
 
 
 def run_checks(settings: Settings, *, sim: bool, config_path: Path | None = None) -> list[Check]:
-    steps: list[Callable[[], Check]] = [
-        lambda: _check_config(settings, config_path),
-        lambda: _check_store(settings),
-        lambda: _check_display(settings, sim),
-        lambda: _check_font(settings),
-        lambda: _check_keys(settings, sim),
-        lambda: _check_voice(settings, sim),
+    steps: list[tuple[str, Callable[[], Check]]] = [
+        ("config", lambda: _check_config(settings, config_path)),
+        ("storage", lambda: _check_store(settings)),
+        ("display", lambda: _check_display(settings, sim)),
+        ("font", lambda: _check_font(settings)),
+        ("keys", lambda: _check_keys(settings, sim)),
+        ("voice", lambda: _check_voice(settings, sim)),
     ]
     results = []
-    for step in steps:
+    for name, step in steps:
         try:
             results.append(step())
         except Exception as error:  # a check that crashes is a failed check, never a traceback
-            results.append(Check(step.__name__, "fail", f"check crashed: {error!r}"))
+            results.append(Check(name, "fail", f"check crashed: {error!r}"))
     return results
 
 

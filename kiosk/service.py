@@ -13,7 +13,9 @@ import uvicorn
 from .api import create_api
 from .app import KioskApp, build_devices
 from .config import Settings, parse_listen
-from .paths import voice_dir
+from sync.files import remove_durably, write_atomic
+
+from .paths import api_url_file, voice_dir
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,11 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
             await asyncio.sleep(0.01)
         host, port = sock.getsockname()[:2]
         shown_host = f"[{host}]" if ":" in host else host
-        announce(f"kiosk API: http://{shown_host}:{port}" + ("  (sim mode, token: sim)" if sim and
-                                                           settings.api.token == "sim" else ""))
+        url = f"http://{shown_host}:{port}"
+        # `kiosk status` finds the running unit here, even when --listen chose the port.
+        write_atomic(api_url_file(settings.state_dir), url.encode("ascii"))
+        announce(f"kiosk API: {url}" + ("  (sim mode, token: sim)" if sim and settings.api.token == "sim"
+                                        else ""))
         announce(f"state dir: {settings.state_dir}")
         sys.stdout.flush()
         stop_waiter = asyncio.create_task(stopping.wait())
@@ -96,5 +101,6 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         await asyncio.gather(*background, return_exceptions=True)
         await app.stop()
         sock.close()
+        remove_durably(api_url_file(settings.state_dir))
     log.info("kiosk stopped")
     return 0

@@ -16,16 +16,24 @@ from .app import disk_free_mb, replay_state
 from .clock import read_boot_id
 from .config import Settings, parse_listen
 from .events import EventStore, StoreError, store_in_use
-from .paths import events_db
+from .paths import api_url_file, events_db
 from .rating import RatingMachine, RatingRules
 
 LAST_EVENTS = 5
 API_TIMEOUT_S = 3.0
 
 
+def running_unit_url(settings: Settings) -> str:
+    """The running service's API: as it announced it in the state dir, else as configured."""
+    try:
+        return api_url_file(settings.state_dir).read_text(encoding="ascii").strip()
+    except OSError:
+        host, port = parse_listen(settings.api.listen)
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+
+
 def _from_running_unit(settings: Settings) -> dict[str, Any]:
-    host, port = parse_listen(settings.api.listen)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    base = running_unit_url(settings)
     headers = {"Authorization": f"Bearer {settings.api.token}"}
     state = requests.get(f"{base}/v1/state", headers=headers, timeout=API_TIMEOUT_S)
     state.raise_for_status()

@@ -1,0 +1,107 @@
+"""The `kiosk` command as a technician uses it: run, status, selftest, and clear config errors."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.sim_unit import SimUnit
+
+ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+
+
+def kiosk(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
+                          env=ENV, timeout=timeout)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_run_sim_with_no_config_starts_on_builtin_config():
+    if not port_free(8700):
+        pytest.skip("port 8700 is taken on this machine")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--sim"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    try:
+        first = proc.stdout.readline()
+        assert "kiosk API: http://127.0.0.1:8700" in first
+        import requests
+
+        state = requests.get("http://127.0.0.1:8700/v1/state", headers={"Authorization": "Bearer sim"},
+                             timeout=5).json()
+        assert state["role"] == "both" and state["counter_id"] == "1" and state["mode"] == "sim"
+        signed = requests.post("http://127.0.0.1:8700/v1/staff/sign-in", json={"staff_id": "1001"},
+                               headers={"Authorization": "Bearer sim"}, timeout=5)
+        assert signed.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_selftest_sim_passes_and_prints_one_line_per_check(tmp_path):
+    result = kiosk("selftest", "--sim", "--state-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = [line.split()[1] for line in result.stdout.splitlines() if line.strip()]
+    assert names == ["config", "storage", "display", "font", "keys", "voice"]
+    report = json.loads(kiosk("selftest", "--sim", "--state-dir", str(tmp_path), "--json").stdout)
+    assert report["ok"] is True and {c["name"] for c in report["checks"]} >= {"storage", "font"}
+
+
+def test_selftest_fails_when_storage_is_unwritable(tmp_path):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the state dir should be")
+    result = kiosk("selftest", "--sim", "--state-dir", str(blocked))
+    assert result.returncode == 1
+    assert any(line.startswith("FAIL  storage") for line in result.stdout.splitlines())
+
+
+def test_selftest_live_mode_checks_voice_clips_and_key_pins(tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[unit]\nstate_dir = "{tmp_path / "state"}"\n[api]\ntoken = "t"\n'
+                      '[display]\nfullscreen = false\n', encoding="utf-8")
+    result = kiosk("selftest", "--config", str(config))
+    lines = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    # No clips were rendered and this machine has no GPIO: a real unit would fail both.
+    assert lines["voice"] == "FAIL" and lines["keys"] == "FAIL"
+    assert result.returncode == 1
+
+
+def test_bad_config_is_refused_with_a_clear_message(tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[api]\ntoken = "t"\n[rating]\nwindow_s = 1\n', encoding="utf-8")
+    result = kiosk("run", "--config", str(config))
+    assert result.returncode == 2
+    assert str(config) in result.stderr and "rating.window_s" in result.stderr
+
+
+def test_status_of_running_and_stopped_unit(tmp_path):
+    unit = SimUnit(tmp_path / "state").start()
+    try:
+        unit.post("/v1/staff/sign-in", {"staff_id": "1001"})
+        running = kiosk("status", "--sim", "--state-dir", str(tmp_path / "state"))
+        assert running.returncode == 0, running.stdout + running.stderr
+        assert "running" in running.stdout and "1001" in running.stdout and "staff.signed_in" in running.stdout
+    finally:
+        unit.stop()
+    stopped = kiosk("status", "--sim", "--state-dir", str(tmp_path / "state"), "--json")
+    report = json.loads(stopped.stdout)
+    assert report["service"] == "stopped"
+    assert report["staff"] == {"staff_id": "1001"}
+    assert report["backlog"] == 2 and report["storage"]["ok"] is True
+    assert [e["type"] for e in report["last_events"]] == ["unit.started", "staff.signed_in"]
+
+
+def test_status_of_a_unit_that_never_ran(tmp_path):
+    result = kiosk("status", "--sim", "--state-dir", str(tmp_path))
+    assert result.returncode == 1 and "never started" in result.stdout
