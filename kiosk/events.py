@@ -33,7 +33,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         """CREATE TABLE events (
                seq INTEGER PRIMARY KEY,
-               event_id TEXT NOT NULL UNIQUE,
+               event_id TEXT NOT NULL,
                type TEXT NOT NULL,
                recorded_at REAL NOT NULL,
                body TEXT NOT NULL
@@ -240,9 +240,10 @@ class EventStore:
         (BEGIN, write, COMMIT), which is most of what a key press costs beyond the fsync.
         """
         try:
-            cursor = await self._conn.execute(statement, tuple(params))
-            changed = cursor.rowcount
-            await cursor.close()
+            before = self._conn.total_changes
+            # execute_fetchall runs, drains and closes the statement in a single hop.
+            await self._conn.execute_fetchall(statement, tuple(params))
+            changed = self._conn.total_changes - before
         except sqlite3.Error as error:
             await self._rollback_quietly()
             log.error("event store write failed: %s", error)

@@ -215,10 +215,13 @@ class Uploader:
         await self._maybe_prune()
 
     async def _sleep(self, seconds: float) -> None:
+        """Wait until `seconds` pass or notify() is called. Not asyncio.wait_for: on Python 3.11 it
+        loses a cancel that arrives as the wait completes, and then the service cannot stop."""
+        waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait([waiter], timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def _maybe_prune(self) -> None:
         # Pruning follows acknowledgements: only while the centre answers, at most once an hour.
