@@ -143,6 +143,15 @@ def create_api(app: KioskApp) -> Starlette:
             raise Unavailable(app.fault.code if app.fault else "storage_unavailable", "event store not open")
         return JSONResponse({"events": await app.store.read(after, limit)})
 
+    async def sync_drain(request: Request) -> Response:
+        await read_body(request, _Body)
+        if app.sync is None:
+            raise ApiError(409, "not_provisioned", "this unit has no link to a centre")
+        result = await app.sync.drain_once()
+        if result.get("outcome") == "not_provisioned":
+            raise ApiError(409, "not_provisioned", result.get("error") or "run kiosk provision first")
+        return JSONResponse(result)
+
     async def sim_press(request: Request) -> Response:
         key = request.path_params["key"]
         if not 1 <= key <= 5:
@@ -164,6 +173,7 @@ def create_api(app: KioskApp) -> Starlette:
         Route("/v1/counter/resume", guarded(resume), methods=["POST"]),
         Route("/v1/transactions/complete", guarded(complete), methods=["POST"]),
         Route("/v1/events", guarded(events), methods=["GET"]),
+        Route("/v1/sync/drain", guarded(sync_drain), methods=["POST"]),
     ]
     if app.sim:
         routes += [
@@ -171,6 +181,9 @@ def create_api(app: KioskApp) -> Starlette:
             Route("/v1/sim/display.png", guarded(sim_display), methods=["GET"]),
             Route("/v1/sim/speech", guarded(sim_speech), methods=["GET"]),
         ]
+    from .queue_api import queue_routes  # it builds on this module (ApiError, read_body)
+
+    routes += queue_routes(app, guarded)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")

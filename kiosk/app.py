@@ -18,7 +18,7 @@ from typing import Any, Callable, Hashable
 
 from . import __version__
 from .clock import Clock, SystemClock
-from .config import Settings
+from .config import Reason, Settings, StaffMember
 from .events import EventStore, StoreError, StoreWriteError
 from .paths import events_db, voice_dir
 from .rating import Decision, RatingMachine, RatingRefused, RatingRules, ReasonChoice
@@ -57,6 +57,7 @@ class Devices:
     display: Any
     speaker: Any
     renderer: Any
+    printer: Any = None   # drivers.printer; None: no printer
 
 
 class KioskApp:
@@ -86,6 +87,10 @@ class KioskApp:
         self.machine = RatingMachine(rules, [ReasonChoice(r.code, r.label) for r in settings.reasons],
                                      self._staff_card)
         self._roster = {member.staff_id: member for member in settings.staff}
+        self._complaint_phone = settings.complaint_phone
+        self.sync: Any = None  # kiosk.syncing.SyncLink once `kiosk run` links the unit to its centre
+        from .queueing import QueueService  # it builds on this module (Unavailable)
+        self.queue = QueueService(self)
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -98,6 +103,7 @@ class KioskApp:
         self._refresh_screen()
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="rating-timer"))
         self._tasks.append(asyncio.create_task(self._recovery_loop(), name="storage-recovery"))
+        self.queue.start()
         # Everything made during start-up lives as long as the process: move it out of the
         # collector's sight so a full collection never pauses a key press to scan it.
         gc.freeze()
@@ -107,6 +113,7 @@ class KioskApp:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.queue.stop()
         self.devices.keypad.close()
         self.devices.speaker.close()
         self.devices.display.close()
@@ -136,6 +143,7 @@ class KioskApp:
 
     async def _replay(self) -> None:
         await replay_state(self.machine, self.store, self.clock.boot_id)
+        await self.queue.replay(self.store)
         # A window that was open when the unit stopped and has run out since is missed now.
         await self._commit(self.machine.decide_tick(self.clock.monotonic()))
 
@@ -171,6 +179,11 @@ class KioskApp:
             listener(events)
         return events
 
+    async def commit_events(self, items: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Commit events decided outside the rating machine (the queue), in turn with every input."""
+        async with self._lock:
+            return await self._commit_events(items)
+
     def _unavailable(self) -> Unavailable:
         fault = self.fault or StoreWriteError("event store not open")
         return Unavailable(fault.code, f"event storage is not writable: {fault}")
@@ -181,6 +194,8 @@ class KioskApp:
         """Keypad handler; runs on the loop thread (the driver hands it over thread-safely)."""
         if isinstance(key_id, int):
             task = asyncio.create_task(self.press_rating_key(key_id, at))
+        elif self.queue.is_ticket_key(key_id):
+            task = asyncio.create_task(self.queue.press_ticket_key(key_id, at))
         else:
             task = asyncio.create_task(self._staff_key(str(key_id)))
         task.add_done_callback(_log_task_failure)
@@ -207,6 +222,8 @@ class KioskApp:
                 await (self.resume() if self.machine.paused else self.pause("break"))
             elif action == "resume":
                 await self.resume()
+            elif action in ("call_next", "recall", "no_show"):
+                await self.queue.staff_key(action)
             else:
                 log.info("staff key %s has no action in this role", action)
         except (RatingRefused, Unavailable) as refused:
@@ -232,6 +249,10 @@ class KioskApp:
 
     async def complete_transaction(self, service_item: str | None = None, ticket: str | None = None) -> str:
         transaction_id = str(uuid.uuid4())
+        served = self.queue.serving()
+        if ticket is None and served is not None:
+            # The number this counter called, and its category as the item unless staff named one.
+            ticket, service_item = served.ticket, service_item or served.category_name
         await self._decide_and_commit(
             lambda now: self.machine.decide_complete(transaction_id, now, service_item, ticket))
         return transaction_id
@@ -289,7 +310,13 @@ class KioskApp:
         if self.fault is not None:
             return OutOfOrder(STORAGE_FAULT_TEXT.get(self.fault.code, STORAGE_FAULT_TEXT["storage_error"]),
                               self.settings.unit.counter_id)
-        return self.machine.view(self.clock.monotonic())
+        now = self.clock.monotonic()
+        return self.queue.view(self.machine.view(now), now)
+
+    def refresh_screen(self) -> None:
+        """Show the current state now (the queue's changes that are not commits: a host link
+        lost, a printer out of paper, a ticket's number shown for a few seconds)."""
+        self._refresh_screen()
 
     def _refresh_screen(self) -> None:
         view = self.current_view()
@@ -298,10 +325,21 @@ class KioskApp:
         self._shown = view
         self.devices.display.show(self.devices.renderer.render(view))
 
+    def use_directory(self, staff: list[StaffMember], reasons: list[Reason], complaint_phone: str | None) -> None:
+        """Take the roster, 差评 reasons and complaint line from the centre's bundle (the config's
+        are used until one arrives). An empty list in the bundle keeps the config's."""
+        if staff:
+            self._roster = {member.staff_id: member for member in staff}
+        if reasons:
+            self.machine.set_reasons([ReasonChoice(r.code, r.label) for r in reasons])
+        if complaint_phone:
+            self._complaint_phone = complaint_phone
+        self._refresh_screen()
+
     def _staff_card(self, staff_id: str) -> StaffCard:
         member = self._roster.get(staff_id)
         counter = self.settings.unit.counter_id
-        phone = self.settings.complaint_phone
+        phone = self._complaint_phone
         if member is None:
             return StaffCard(staff_id, staff_id, counter, complaint_phone=phone)
         photo = str(member.photo) if member.photo else None
@@ -326,7 +364,7 @@ class KioskApp:
             "staff": staff,
             "paused": machine.paused,
             "pause_reason": machine.pause_reason if machine.paused else None,
-            "serving_ticket": machine.serving_ticket,
+            "serving_ticket": self.queue.serving_ticket(),
             "rating": {
                 "window_open": machine.window_open(now),
                 "reasons_open": machine.reasons_open(now),
@@ -339,9 +377,20 @@ class KioskApp:
             "storage": {"ok": self.fault is None, "error": self.fault.code if self.fault else None,
                         "message": str(self.fault) if self.fault else None,
                         "disk_free_mb": disk_free_mb(self.settings.state_dir)},
-            "printer": None,
+            "printer": self.queue.printer_health(),
+            "queue": self.queue.health(),
+            "sync": self.sync.status() if self.sync is not None else {"provisioned": False},
             "uptime_s": int(time.monotonic() - self.started_at),
         }
+
+    def health(self) -> dict[str, Any]:
+        """What the uploader reports to the centre with every batch and heartbeat (cheap: it runs
+        on the loop)."""
+        printer = self.queue.printer_health() or {}
+        report: dict[str, Any] = {"storage_ok": self.fault is None, "queue": self.queue.health()}
+        if printer.get("kind") not in (None, "none"):  # a counter without a printer reports none
+            report["paper"] = printer["paper"]
+        return report
 
 
 def event_moment(event: dict[str, Any], boot_id: str) -> float:
@@ -376,8 +425,10 @@ def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventL
     """Pick the real or simulated driver for each device."""
     from drivers.display import open_display
     from drivers.keypad import GpioKeypad, SimKeypad
+    from drivers.printer import open_printer
     from drivers.speaker import PygameSpeaker, SilentSpeaker, SimSpeaker
 
+    from .queueing import ticket_key_pins
     from .screens import Renderer
 
     display = open_display((settings.display.width, settings.display.height), settings.display.fullscreen,
@@ -388,9 +439,15 @@ def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventL
         keypad = SimKeypad()
         speaker = SimSpeaker()
     else:
-        pins: dict[Hashable, int] = {key: pin for key, pin in enumerate(settings.keys.pins, start=1)}
+        role = settings.unit.role
+        pins: dict[Hashable, int] = {}
+        if role != "dispenser":   # a dispenser's five keys take tickets, not ratings
+            pins.update(enumerate(settings.keys.pins, start=1))
         pins.update(settings.keys.staff_pins)
+        if role != "counter":
+            pins.update(ticket_key_pins(settings))
         keypad = GpioKeypad(pins, loop)
         speaker = (PygameSpeaker(voice_dir(settings.state_dir), settings.voice.volume)
                    if settings.voice.enabled else SilentSpeaker())
-    return Devices(keypad=keypad, display=display, speaker=speaker, renderer=renderer)
+    return Devices(keypad=keypad, display=display, speaker=speaker, renderer=renderer,
+                   printer=open_printer(settings.printer, sim=sim))

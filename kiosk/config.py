@@ -34,9 +34,12 @@ class KeySettings(_Section):
     # levels[i] is the rating level of key i+1; the default puts 非常满意 on the leftmost key.
     levels: list[int] = [5, 4, 3, 2, 1]
     staff_pins: dict[StaffKey, int] = {}
+    # BCM pins of the dispenser's five ticket keys, left to right (roles dispenser and both):
+    # key i takes a ticket of the i-th category in [queue] categories.
+    ticket_pins: list[int] = [12, 16, 22, 23, 24]
     debounce_ms: int = Field(50, ge=0, le=1000)
 
-    @field_validator("pins")
+    @field_validator("pins", "ticket_pins")
     @classmethod
     def _five_distinct_pins(cls, pins: list[int]) -> list[int]:
         if len(pins) != 5 or len(set(pins)) != 5 or not all(0 <= p <= 27 for p in pins):
@@ -104,6 +107,130 @@ class SyncSettings(_Section):
     retention_days: int = Field(90, ge=1, le=3650)
 
 
+class QueueCategory(_Section):
+    letter: str = Field(..., pattern=r"^[A-Z]$")
+    name: str = Field(..., min_length=1, max_length=8)
+    priority: bool = False   # 绿色通道: called ahead of the others
+
+
+DEFAULT_QUEUE_CATEGORIES = [
+    QueueCategory(letter="A", name="缴存"),
+    QueueCategory(letter="B", name="提取"),
+    QueueCategory(letter="C", name="贷款"),
+    QueueCategory(letter="D", name="咨询"),
+    QueueCategory(letter="V", name="绿色通道", priority=True),
+]
+
+
+class QueueSettings(_Section):
+    # In key order: the dispenser's key i takes a ticket of categories[i-1].
+    categories: list[QueueCategory] = DEFAULT_QUEUE_CATEGORIES
+    # Counter id → letters it calls; empty: every counter calls every category. When set, only
+    # the counters listed here can call.
+    counters: dict[str, list[str]] = {}
+    # After this many priority calls in a row at a counter, one waiting regular ticket is called
+    # there; 0: priority tickets always first.
+    priority_interleave: int = Field(0, ge=0, le=50)
+    reset_time: str = Field("00:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # numbering restarts
+    no_show_after_recalls: int = Field(2, ge=0, le=10)
+    lockout_s: float = Field(3.0, ge=0, le=60)
+    surge_wait_min: float = Field(30.0, gt=0, le=24 * 60)
+    service_time_samples: int = Field(20, ge=1, le=1000)
+    default_service_min: float = Field(5.0, gt=0, le=240)
+    # A counter whose queue is kept by another unit (the hall's queue host) calls it here with
+    # this token (default: this unit's own api.token). Unset: this unit keeps its queue itself.
+    host_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    host_token: str | None = Field(None, min_length=1)
+    host_timeout_s: float = Field(3.0, gt=0, le=30)
+    host_poll_s: float = Field(5.0, ge=1, le=300)
+
+    @field_validator("categories")
+    @classmethod
+    def _distinct_letters(cls, categories: list[QueueCategory]) -> list[QueueCategory]:
+        letters = [c.letter for c in categories]
+        if not letters or len(set(letters)) != len(letters):
+            raise ValueError("need at least one category, each with its own letter")
+        return categories
+
+    @model_validator(mode="after")
+    def _counters_call_known_categories(self) -> "QueueSettings":
+        known = {c.letter for c in self.categories}
+        for counter, letters in self.counters.items():
+            unknown = sorted(set(letters) - known)
+            if unknown or not letters:
+                raise ValueError(f"counters.{counter} must list known category letters "
+                                 f"({', '.join(sorted(known))}); got {', '.join(letters) or 'none'}")
+        return self
+
+    @property
+    def reset_minutes(self) -> int:
+        hours, minutes = self.reset_time.split(":")
+        return int(hours) * 60 + int(minutes)
+
+
+def escpos_profiles() -> set[str]:
+    """python-escpos's printer profile names, read from its data file (importing the library
+    takes half a second, too long for loading a config)."""
+    import json
+
+    data = resources.files("escpos").joinpath("capabilities.json").read_text(encoding="utf-8")
+    return set(json.loads(data)["profiles"])
+
+
+class PrinterSettings(_Section):
+    kind: Literal["none", "usb", "serial", "network", "sim"] = "none"
+    vendor_id: int | None = Field(None, ge=0, le=0xFFFF)     # usb, e.g. 0x0416
+    product_id: int | None = Field(None, ge=0, le=0xFFFF)
+    device: str = "/dev/ttyUSB0"                              # serial
+    baudrate: int = Field(9600, ge=1200, le=921600)
+    host: str | None = None                                   # network
+    port: int = Field(9100, ge=1, le=65535)
+    timeout_s: float = Field(3.0, gt=0, le=60)
+    profile: str = "default"                                  # a python-escpos printer profile
+    paper_width_mm: Literal[58, 80] = 80
+    encoding: str = "gb18030"
+    # QR code on the ticket; {ticket}, {date}, {category} and {unit} are filled in. Empty: no QR.
+    qr_url: str = ""
+    notice_copies: int = Field(2, ge=1, le=2)                 # 2: the citizen's and the kept copy
+    poll_s: float = Field(10.0, ge=1, le=3600)                # status check while idle
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError("must be a Python codec name, e.g. gb18030, gbk or big5") from None
+        return encoding
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, profile: str) -> str:
+        profiles = escpos_profiles()
+        if profile not in profiles:
+            raise ValueError(f"unknown python-escpos profile (known: {', '.join(sorted(profiles))})")
+        return profile
+
+    @field_validator("qr_url")
+    @classmethod
+    def _qr_placeholders(cls, template: str) -> str:
+        try:
+            template.format(ticket="A001", date="2026-01-01", category="A", unit="unit-1")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"only {{ticket}}, {{date}}, {{category}} and {{unit}} may be used ({error})") from None
+        return template
+
+    @model_validator(mode="after")
+    def _connection_given(self) -> "PrinterSettings":
+        if self.kind == "usb" and (self.vendor_id is None or self.product_id is None):
+            raise ValueError("a usb printer needs vendor_id and product_id (see lsusb), e.g. 0x0416")
+        if self.kind == "network" and not self.host:
+            raise ValueError("a network printer needs host")
+        return self
+
+
 class StaffMember(_Section):
     staff_id: str = Field(..., min_length=1, max_length=32)
     name: str = Field(..., min_length=1)
@@ -125,9 +252,24 @@ class Settings(_Section):
     voice: VoiceSettings = VoiceSettings()
     api: ApiSettings
     sync: SyncSettings = SyncSettings()
+    queue: QueueSettings = QueueSettings()
+    printer: PrinterSettings = PrinterSettings()
     complaint_phone: str = "12329"
     staff: list[StaffMember] = []
     reasons: list[Reason] = []
+
+    @model_validator(mode="after")
+    def _queue_fits_role(self) -> "Settings":
+        role = self.unit.role
+        if self.queue.host_url and role != "counter":
+            raise ValueError(f"queue.host_url: a {role} unit keeps the queue itself (it issues the "
+                             "tickets); only a counter unit may call a queue host")
+        if role != "counter":
+            keys = self.keys
+            taken = set(keys.staff_pins.values()) | (set(keys.pins) if role == "both" else set())
+            if taken & set(keys.ticket_pins):
+                raise ValueError("keys.ticket_pins must not share a pin with the rating keys or staff_pins")
+        return self
 
     @field_validator("staff")
     @classmethod

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kiosk.views import (LEVEL_LABELS, Idle, KeyOption, NotSignedIn, OutOfOrder, Paused,
-                         RatingPrompt, ReasonPrompt, StaffCard, Thanks, View)
+from kiosk.views import (LEVEL_LABELS, Dispenser, Idle, IssuedTicket, KeyOption, NotSignedIn,
+                         OutOfOrder, Paused, RatingPrompt, ReasonPrompt, StaffCard, Thanks,
+                         TicketOption, View)
 
 SCREEN_SIZES: tuple[tuple[int, int], ...] = ((480, 320), (800, 480), (1024, 600))
 
@@ -18,6 +19,11 @@ SAMPLE_CARD = StaffCard(
 )
 
 SAMPLE_REASONS = ("等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", "其他")
+
+SAMPLE_CENTRE = "市住房公积金管理中心"
+SAMPLE_TICKET_OPTIONS = (TicketOption(1, "缴存", 3), TicketOption(2, "提取", 12),
+                         TicketOption(3, "贷款", 5), TicketOption(4, "咨询", 0),
+                         TicketOption(5, "绿色通道", 1))
 
 
 def rating_options(levels: tuple[int, ...] = (5, 4, 3, 2, 1)) -> tuple[KeyOption, ...]:
@@ -41,4 +47,10 @@ def sample_views() -> dict[str, View]:
         "thanks": Thanks(level=5),
         "paused": Paused(counter_id="3", reason="break", since="12:05"),
         "out_of_order": OutOfOrder(cause="存储空间已满", counter_id="3"),
+        "idle_queue_offline": Idle(card=replace(SAMPLE_CARD, queue_offline=True)),
+        "dispenser": Dispenser(SAMPLE_CENTRE, SAMPLE_TICKET_OPTIONS),
+        "dispenser_surge": Dispenser(SAMPLE_CENTRE, SAMPLE_TICKET_OPTIONS, surge=True),
+        "dispenser_issued": Dispenser(SAMPLE_CENTRE, SAMPLE_TICKET_OPTIONS,
+                                      issued=IssuedTicket("B013", "提取", 12, 36)),
+        "dispenser_paper_out": Dispenser(SAMPLE_CENTRE, SAMPLE_TICKET_OPTIONS, problem="打印机缺纸"),
     }

@@ -18,7 +18,8 @@ from pathlib import Path
 import pygame
 
 from kiosk.fonts import ELLIPSIS, TextPainter, find_cjk_font, missing_glyphs, pick_face_index
-from kiosk.views import (COMPLAINT_PHONE, LEVEL_LABELS, PAUSE_REASON_LABELS, Idle, KeyOption,
+from kiosk.views import (COMPLAINT_PHONE, LEVEL_LABELS, PAUSE_REASON_LABELS,
+                         PRINTER_PROBLEM_LABELS, TICKET_VOIDED_LABEL, Dispenser, Idle, KeyOption,
                          NotSignedIn, OutOfOrder, Paused, RatingPrompt, ReasonPrompt, StaffCard,
                          Thanks, View, pause_reason_label)
 
@@ -45,6 +46,17 @@ NOT_SIGNED_IN_TITLE = "暂无工作人员"
 NOT_SIGNED_IN_HINT = "请到其他窗口办理"
 OUT_OF_ORDER_TITLE = "设备故障 暂停使用"
 OUT_OF_ORDER_HINT = "请联系工作人员"
+QUEUE_OFFLINE = "叫号服务不可用"
+DISPENSER_TITLE = "请按键选择业务取号"
+WAITING_LABEL = "等候"
+PEOPLE_UNIT = "人"
+SURGE_LABEL = "当前等候时间较长"
+YOUR_NUMBER_LABEL = "您的号码"
+AHEAD_LABEL = "前面还有"
+ESTIMATE_LABEL = "预计等候约"
+MINUTES_UNIT = "分钟"
+TAKE_TICKET_HINT = "请取走号票，留意叫号"
+DISPENSER_STOPPED_TITLE = "暂停取号"
 DIGITS = "0123456789:"
 
 _FIXED_STRINGS = (
@@ -52,6 +64,9 @@ _FIXED_STRINGS = (
     SECONDS_LEFT_LABEL, SECONDS_UNIT, RATING_TITLE, REASON_TITLE, THANKS_TITLE,
     THANKS_CHOICE_LABEL, PAUSED_TITLE, PAUSED_SINCE_LABEL, NOT_SIGNED_IN_TITLE,
     NOT_SIGNED_IN_HINT, OUT_OF_ORDER_TITLE, OUT_OF_ORDER_HINT, DIGITS, ELLIPSIS, COMPLAINT_PHONE,
+    QUEUE_OFFLINE, DISPENSER_TITLE, WAITING_LABEL, PEOPLE_UNIT, SURGE_LABEL, YOUR_NUMBER_LABEL,
+    AHEAD_LABEL, ESTIMATE_LABEL, MINUTES_UNIT, TAKE_TICKET_HINT, DISPENSER_STOPPED_TITLE,
+    TICKET_VOIDED_LABEL,
 )
 
 Color = tuple[int, int, int]
@@ -81,7 +96,8 @@ _FRAME_CACHE_ENTRIES = 8   # a 1024x600 frame is 2.4 MB; the last few states are
 
 def screen_strings() -> set[str]:
     """Every fixed string the screens can draw; dynamic text (names, reasons) comes on top."""
-    return {*_FIXED_STRINGS, *LEVEL_LABELS.values(), *PAUSE_REASON_LABELS.values()}
+    return {*_FIXED_STRINGS, *LEVEL_LABELS.values(), *PAUSE_REASON_LABELS.values(),
+            *PRINTER_PROBLEM_LABELS.values()}
 
 
 def _luminance(color: Color) -> float:
@@ -163,6 +179,8 @@ class Renderer:
                 self._draw_paused(surface, view)
             case OutOfOrder():
                 self._draw_out_of_order(surface, view)
+            case Dispenser():
+                self._draw_dispenser(surface, view)
             case _:
                 raise TypeError(f"no screen for {type(view).__name__}")
         self.placed_text = tuple(self._placing)
@@ -366,6 +384,8 @@ class Renderer:
         self._fill(surface, BACKGROUND)
         serving = ([(f"{SERVING_LABEL} ", SOFT_WHITE), (card.serving_ticket, YELLOW)]
                    if card.serving_ticket else None)
+        if card.queue_offline:  # staff must see at once that call-next cannot work now
+            serving = [(QUEUE_OFFLINE, YELLOW)]
         self._header(surface, self._counter(card.counter_id), serving)
         body = self._body(with_footer=True)
         photo = pygame.Rect(body.left, body.top, round(body.height * 0.75), body.height)
@@ -454,6 +474,37 @@ class Renderer:
         self._text(surface, OUT_OF_ORDER_TITLE, title, self._px(0.14), YELLOW, max_lines=2)
         self._text(surface, view.cause, cause, self._px(0.09), WHITE, max_lines=2)
         self._text(surface, OUT_OF_ORDER_HINT, hint, self._px(0.1), WHITE)
+
+    def _draw_dispenser(self, surface: pygame.Surface, view: Dispenser) -> None:
+        self._fill(surface, BACKGROUND)
+        self._header(surface, [(view.centre_name, WHITE)],
+                     [(SURGE_LABEL, YELLOW)] if view.surge else None)
+        body = self._body(with_footer=True)
+        if view.issued is not None:
+            issued = view.issued
+            caption, number, wait, hint = self._rows(body, [0.18, 0.42, 0.2, 0.2])
+            self._text(surface, f"{YOUR_NUMBER_LABEL} {issued.category_name}", caption,
+                       self._px(0.085), SOFT_WHITE)
+            self._text(surface, issued.ticket, number, self._px(0.3), YELLOW)
+            self._text_run(surface, [(f"{AHEAD_LABEL} ", SOFT_WHITE), (str(issued.waiting_ahead), YELLOW),
+                                     (f" {PEOPLE_UNIT}  {ESTIMATE_LABEL} ", SOFT_WHITE),
+                                     (str(max(1, issued.wait_min) if issued.waiting_ahead else 0), YELLOW),
+                                     (f" {MINUTES_UNIT}", SOFT_WHITE)], wait, self._px(0.075))
+            self._text(surface, TAKE_TICKET_HINT, hint, self._px(0.075), WHITE)
+        elif view.problem is not None:
+            title, cause, hint = self._rows(body, [0.42, 0.33, 0.25])
+            self._text(surface, DISPENSER_STOPPED_TITLE, title, self._px(0.16), YELLOW)
+            self._text(surface, view.problem, cause, self._px(0.09), WHITE, max_lines=2)
+            self._text(surface, OUT_OF_ORDER_HINT, hint, self._px(0.08), SOFT_WHITE)
+        else:
+            title, blocks = self._rows(body, [0.22, 0.78])
+            self._text(surface, DISPENSER_TITLE, title, self._px(0.09), WHITE)
+            # Two lines per key: the category, then how many wait for it.
+            options = tuple(
+                KeyOption(option.key, f"{option.name}\n{WAITING_LABEL}{option.waiting}{PEOPLE_UNIT}")
+                for option in view.options)
+            self._draw_key_blocks(surface, options, blocks.inflate(0, -self._margin), max_lines=2)
+        self._footer(surface, view.complaint_phone)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from .config import Settings, parse_listen
 from sync.files import remove_durably, write_atomic
 
 from .paths import api_url_file, voice_dir
+from .syncing import SyncLink
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = KioskApp(settings, build_devices(settings, sim=sim, loop=loop), sim=sim)
     await app.start()
+    sync = SyncLink(app)
+    sync.start()
     server = _EmbeddedServer(uvicorn.Config(create_api(app), log_level="warning", lifespan="off",
                                             access_log=False))
     stopping = asyncio.Event()
@@ -99,6 +102,7 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        await sync.stop()
         await app.stop()
         sock.close()
         remove_durably(api_url_file(settings.state_dir))

@@ -18,6 +18,7 @@ from .config import Settings, parse_listen
 from .events import EventStore, StoreError, store_in_use
 from .paths import api_url_file, events_db
 from .rating import RatingMachine, RatingRules
+from sync.status import stored_sync_state
 
 LAST_EVENTS = 5
 API_TIMEOUT_S = 3.0
@@ -64,7 +65,6 @@ async def _from_store(settings: Settings) -> dict[str, Any]:
             "backlog": store.backlog,
             "last_seq": head,
             "stream_id": store.stream_id,
-            "sync_stopped": await store.get_meta("sync_stopped"),
             "storage": {"ok": True, "error": None, "disk_free_mb": disk_free_mb(settings.state_dir)},
             "last_events": [_summary(e) for e in await store.read(max(0, head - LAST_EVENTS), LAST_EVENTS)],
         }
@@ -77,6 +77,13 @@ def _summary(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def gather_status(settings: Settings) -> dict[str, Any]:
+    report = _gather_unit(settings)
+    # What the state dir records about sync, running or not (a running unit adds its live view).
+    report["sync_stored"] = stored_sync_state(settings.state_dir)
+    return report
+
+
+def _gather_unit(settings: Settings) -> dict[str, Any]:
     db = events_db(settings.state_dir)
     if store_in_use(db):
         try:
@@ -112,8 +119,19 @@ def status_command(settings: Settings, *, as_json: bool = False) -> int:
         f"storage:   {'ok' if storage.get('ok') else storage.get('error') or 'unknown'}"
         f"  ({storage.get('disk_free_mb', '?')} MB free)",
     ]
-    if report.get("sync_stopped"):
-        lines.append(f"sync:      STOPPED: {report['sync_stopped']}")
+    stored = report["sync_stored"]
+    if stored["provisioned"]:
+        lines.append(f"centre:    {stored['centre_url']} as {stored['unit_id']}, acknowledged through seq "
+                     f"{stored['acked_through']}, bundle {stored['bundle_version'] or 'none yet'}")
+    else:
+        lines.append("centre:    not provisioned" + (f" ({stored['problem']})" if stored["problem"] else ""))
+    if stored["stream_stopped"]:
+        reason = stored["stream_stopped_reason"] or {}
+        lines.append(f"sync:      STOPPED by the centre: {json.dumps(reason, ensure_ascii=False)} "
+                     "(every event is kept; see the centre's fleet health)")
+    live = (report.get("sync") or {}).get("upload") or {}
+    if live.get("last_error"):
+        lines.append(f"sync:      last error: {live['last_error']}")
     if report.get("error"):
         lines.append(f"error:     {report['error']}")
     if report.get("last_events"):

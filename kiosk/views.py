@@ -17,6 +17,19 @@ PAUSE_REASON_LABELS = {
 
 COMPLAINT_PHONE = "12329"
 
+# Why the dispenser cannot give a ticket now, by drivers.printer state.
+PRINTER_PROBLEM_LABELS = {
+    "paper_out": "打印机缺纸",
+    "offline": "打印机未连接或离线",
+    "unknown": "打印机无应答",
+    "no_printer": "未配置打印机",
+}
+TICKET_VOIDED_LABEL = "打印失败，号码已作废，请重新取号"
+
+
+def printer_problem_label(state: str) -> str:
+    return PRINTER_PROBLEM_LABELS.get(state, PRINTER_PROBLEM_LABELS["unknown"])
+
 
 def pause_reason_label(reason: str) -> str:
     return PAUSE_REASON_LABELS.get(reason, reason)
@@ -32,6 +45,7 @@ class StaffCard:
     photo: str | None = None  # path to an image file on the unit, if any
     complaint_phone: str = COMPLAINT_PHONE
     serving_ticket: str | None = None
+    queue_offline: bool = False  # the hall's queue host does not answer: calling is unavailable
 
 
 @dataclass(frozen=True)
@@ -84,4 +98,31 @@ class OutOfOrder:
     counter_id: str = ""
 
 
-View = NotSignedIn | Idle | RatingPrompt | ReasonPrompt | Thanks | Paused | OutOfOrder
+@dataclass(frozen=True)
+class TicketOption:
+    key: int          # 1 = leftmost ticket key
+    name: str         # category name, e.g. 缴存
+    waiting: int
+
+
+@dataclass(frozen=True)
+class IssuedTicket:
+    ticket: str
+    category_name: str
+    waiting_ahead: int
+    wait_min: int
+
+
+@dataclass(frozen=True)
+class Dispenser:
+    """The ticket dispenser: one block per key, or the ticket just taken, or why none can be."""
+    centre_name: str
+    options: tuple[TicketOption, ...]
+    surge: bool = False
+    problem: str | None = None          # e.g. "打印机缺纸": no ticket can be taken now
+    issued: IssuedTicket | None = None
+    complaint_phone: str = COMPLAINT_PHONE
+
+
+View = (NotSignedIn | Idle | RatingPrompt | ReasonPrompt | Thanks | Paused | OutOfOrder
+        | Dispenser)

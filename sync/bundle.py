@@ -271,7 +271,7 @@ class BundleCache:
         records = self._sync_photos(data, previous.photo_records if previous else {})
         bundle = CurrentBundle(data, fetched.etag, wall_now(), "centre", photos_dir, records)
         self._write_cache(bundle, raw)
-        self._remove_unused_photos(bundle)
+        self._remove_unused_photos(bundle, previous)
         return bundle
 
     def _sync_photos(self, data: BundleData, known: dict[str, PhotoRecord]) -> dict[str, PhotoRecord]:
@@ -316,8 +316,12 @@ class BundleCache:
         write_atomic(paths.bundle_cache(self._state_dir), _cache_record(bundle, raw), SECRET_MODE)
 
     @staticmethod
-    def _remove_unused_photos(bundle: CurrentBundle) -> None:
+    def _remove_unused_photos(bundle: CurrentBundle, previous: CurrentBundle | None) -> None:
+        # The previous bundle's photos stay one more round: the screen may still draw one of them
+        # until the app's on_update callback has swapped the staff card.
         in_use = {record.file for record in bundle.photo_records.values()}
+        if previous is not None:
+            in_use |= {record.file for record in previous.photo_records.values()}
         for path in bundle.photos_dir.iterdir():
             # Only finished photo files; a temporary file belongs to a write in progress.
             if path.is_file() and not path.name.startswith(".") and path.name not in in_use:

@@ -16,7 +16,7 @@ import requests
 from kiosk import paths
 from kiosk.config import Settings, parse_listen
 from kiosk.events import EventStore, StoreBusy, StoreError, store_in_use
-from sync.client import Outcome
+from sync.client import CentreClient, CentreRefused, CentreUnreachable, Outcome
 from sync.progress import ProgressBar
 from sync.provision import (ProvisionError, Provisioning, ProvisioningBroken, load_provisioning,
                             provision_unit)
@@ -86,8 +86,9 @@ def sync_once_command(settings: Settings, *, out: TextIO | None = None, err: Tex
     if store_in_use(db_path):
         return _drain_through_service(settings, out, err)
     if not db_path.exists():
-        print(f"kiosk sync: no event store at {db_path}: nothing recorded yet, nothing to send", file=out)
-        return EXIT_OK
+        # Nothing to send (and no stream to heartbeat for), but the technician still learns
+        # whether the centre answers and takes this unit's token.
+        return _check_centre(settings, provisioning, db_path, out, err)
     try:
         result = asyncio.run(_drain_here(settings, provisioning, err))
     except StoreBusy:
@@ -111,6 +112,38 @@ async def _drain_here(settings: Settings, provisioning: Provisioning, err: TextI
         await store.close()
 
 
+def _check_centre(settings: Settings, provisioning: Provisioning, db_path: Path, out: TextIO,
+                  err: TextIO) -> int:
+    client = CentreClient(provisioning.centre_url, unit_id=provisioning.unit_id,
+                          unit_token=provisioning.unit_token,
+                          ca_file=settings.sync.ca_file or provisioning.ca_file, timeout_s=settings.sync.timeout_s)
+    try:
+        client.fetch_bundle(None)
+    except CentreUnreachable as error:
+        print(f"kiosk sync: {error.message}", file=err)
+        return EXIT_FAILED
+    except CentreRefused as error:
+        if error.status in (401, 403):
+            print(f"kiosk sync: the centre refused this unit: {error}", file=err)
+            return EXIT_FAILED
+        # Any other answer (404 no_bundle, say) came from a centre that accepted the token.
+    finally:
+        client.close()
+    print(f"no event store at {db_path} yet: nothing to send; the centre answers and accepts this unit",
+          file=out)
+    return EXIT_OK
+
+
+def _running_api_base(settings: Settings) -> str:
+    """Where the running service's API answers: as it announced it in the state dir (it may run
+    with --listen), else as configured."""
+    try:
+        announced = paths.api_url_file(settings.state_dir).read_text(encoding="ascii").strip()
+    except OSError:
+        announced = ""
+    return announced.rstrip("/") or _local_api_url(settings.api.listen)
+
+
 def _local_api_url(listen: str) -> str:
     host, port = parse_listen(listen)
     # A service listening on every address is reached on loopback.
@@ -121,7 +154,7 @@ def _local_api_url(listen: str) -> str:
 
 
 def _drain_through_service(settings: Settings, out: TextIO, err: TextIO) -> int:
-    url = _local_api_url(settings.api.listen) + DRAIN_PATH
+    url = _running_api_base(settings) + DRAIN_PATH
     print(f"the kiosk service holds the event store; asking it to drain ({url})", file=err)
     try:
         response = requests.post(url, headers={"Authorization": f"Bearer {settings.api.token}"},

@@ -393,9 +393,10 @@ class Uploader:
 
     @staticmethod
     async def _store_call(write: Awaitable[T]) -> T:
-        """Let a store write finish even if this task is cancelled mid-way (service stopping):
-        EventStore writes are BEGIN … COMMIT over several awaits, and a cancel between them would
-        leave the one writer connection inside a transaction."""
+        """Let a store write finish even if this task is cancelled mid-way (service stopping).
+        The SQL runs on in aiosqlite's thread regardless, but EventStore updates its in-memory
+        state (acked_through) only after the await returns: abandoning the await would leave the
+        file and the object disagreeing, and the service closing the store under a live write."""
         task = asyncio.ensure_future(write)
         try:
             return await asyncio.shield(task)

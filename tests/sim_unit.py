@@ -19,8 +19,9 @@ REQUEST_TIMEOUT_S = 10.0
 
 class SimUnit:
     def __init__(self, state_dir: Path, config: Path | None = None, token: str = "sim",
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, listen: str = "127.0.0.1:0") -> None:
         self.state_dir = Path(state_dir)
+        self.listen = listen  # a fixed port lets other units find this one again after a restart
         self.config = config
         self.token = token
         self.extra_env = extra_env or {}
@@ -30,7 +31,7 @@ class SimUnit:
 
     def start(self) -> "SimUnit":
         command = [sys.executable, "-m", "kiosk.cli", "run", "--sim", "--state-dir", str(self.state_dir),
-                   "--listen", "127.0.0.1:0"]
+                   "--listen", self.listen]
         if self.config is not None:
             command += ["--config", str(self.config)]
         env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", **self.extra_env}

@@ -88,8 +88,15 @@ def test_changed_bundle_replaces_the_cache_and_calls_back(centre, provisioning, 
     assert [u.data.version for u in updates] == ["2026-11-01", "2026-12-01"]
     new_photo = cache.current.photo_path("1001")
     assert new_photo != old_photo and new_photo.read_bytes() == PNG_1x1 + b"\x00"
-    assert not old_photo.exists()  # the old photo file is cleaned away
+    assert old_photo.exists()  # kept one more round: the screen may still be drawing it
     assert load_cached_bundle(state_dir).data.version == "2026-12-01"
+
+    centre.bundle_etag = '"b3"'
+    centre.photos["1001"] = PNG_1x1 + b"\x01"
+    assert run_async(cache.refresh()) is True
+    assert not old_photo.exists() and new_photo.exists()  # two rounds old: cleaned away
+    assert sorted(p.name for p in paths.staff_photos_dir(state_dir).iterdir()) == sorted(
+        [new_photo.name, cache.current.photo_path("1001").name])
 
 
 def test_offline_the_cached_bundle_and_photos_are_used(centre, provisioning, state_dir):

@@ -79,6 +79,21 @@ def test_sync_once_fails_when_the_centre_refuses(centre: FakeCentre, provisionin
     assert "revoked" in err.getvalue()
 
 
+def test_sync_once_before_anything_was_recorded_still_checks_the_centre(centre: FakeCentre, provisioning,
+                                                                        state_dir: Path):
+    out = io.StringIO()
+    assert sync_once_command(make_settings(state_dir), out=out, err=io.StringIO()) == EXIT_OK
+    assert "nothing to send" in out.getvalue() and not paths.events_db(state_dir).exists()
+    centre.units[UNIT_ID].revoked = True
+    err = io.StringIO()
+    assert sync_once_command(make_settings(state_dir), out=io.StringIO(), err=err) == EXIT_FAILED
+    assert "revoked" in err.getvalue()
+    centre.close()
+    err = io.StringIO()
+    assert sync_once_command(make_settings(state_dir), out=io.StringIO(), err=err) == EXIT_FAILED
+    assert "connection refused" in err.getvalue()
+
+
 def test_sync_once_needs_provisioning(state_dir: Path):
     err = io.StringIO()
     assert sync_once_command(make_settings(state_dir), out=io.StringIO(), err=err) == EXIT_USAGE
@@ -147,6 +162,21 @@ def test_sync_once_asks_the_running_service_instead_of_opening_the_store(
     assert code == EXIT_OK, err.getvalue()
     assert api.calls == [{"path": "/v1/sync/drain", "auth": "Bearer local-secret"}]
     assert "sent 2 events (0 already at the centre); centre holds through seq 2; backlog left 0" in out.getvalue()
+
+
+def test_sync_once_finds_the_service_where_it_announced_its_api(provisioning, state_dir: Path,
+                                                                  service_holds_store: Path):
+    api = FakeLocalApi("local-secret", (200, {"outcome": "ok", "sent": 0, "duplicates": 0,
+                                              "acked_through": 2, "backlog": 0}))
+    try:
+        # The service runs with --listen elsewhere than the config says and wrote where to its state dir.
+        paths.api_url_file(state_dir).write_text(f"http://{api.listen}\n", encoding="ascii")
+        out = io.StringIO()
+        assert sync_once_command(make_settings(state_dir, listen="127.0.0.1:1"), out=out,
+                                 err=io.StringIO()) == EXIT_OK
+        assert len(api.calls) == 1 and "backlog left 0" in out.getvalue()
+    finally:
+        api.close()
 
 
 def test_sync_once_through_the_service_reports_its_failures(provisioning, state_dir: Path, service_holds_store):

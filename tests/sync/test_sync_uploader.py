@@ -6,7 +6,6 @@ import asyncio
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,12 +13,12 @@ import requests
 from kiosk import paths
 from kiosk.config import SyncSettings
 from kiosk.events import EventStore
+from sync.bundle import BundleCache
 from sync.client import Outcome
 from sync.protocol import MAX_BATCH, generate_private_key
 from sync.provision import Provisioning
 from sync.timing import Backoff
 from sync.uploader import EVENTS_PRUNED, STREAM_STOPPED, STREAM_STOPPED_META_KEY, Uploader
-from sync_fake_centre import FakeCentre
 from sync_helpers import append_events, run_async, store_with
 
 pytestmark = pytest.mark.timeout(120)
@@ -115,6 +114,8 @@ def test_http_calls_never_run_on_the_event_loop_thread(centre, provisioning, sta
         try:
             await wait_until(lambda: store.backlog == 0 and len(centre.heartbeats()) >= 2)
             await uploader.drain_once()
+            bundle = BundleCache(state_dir, provisioning, sync_settings())
+            assert await bundle.refresh() and bundle.current.photo_path("1001") is not None
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -123,7 +124,7 @@ def test_http_calls_never_run_on_the_event_loop_thread(centre, provisioning, sta
         return loop_thread
 
     loop_thread = run_async(scenario())
-    assert len(threads) >= 4  # two batches, heartbeats, the drain's heartbeat
+    assert len(threads) >= 6  # two batches, heartbeats, the drain's heartbeat, bundle, photo
     assert loop_thread not in threads
 
 
@@ -410,3 +411,55 @@ def test_network_error_when_the_centre_is_gone(provisioning, state_dir, centre):
 
     result, backlog = run_async(scenario())
     assert result.outcome == Outcome.NETWORK_ERROR and "refused" in result.error and backlog == 2
+
+
+def test_cancelling_run_lets_an_acknowledgement_write_finish(centre, provisioning, state_dir):
+    """Stopping the service mid-write must not leave the store's one connection in a transaction."""
+    async def scenario():
+        store = await store_with(paths.events_db(state_dir), 3)
+        gate, entered = asyncio.Event(), asyncio.Event()
+        real_set_acked = store.set_acked_through
+
+        async def slow_set_acked(seq: int) -> None:
+            entered.set()
+            await gate.wait()
+            await real_set_acked(seq)
+
+        store.set_acked_through = slow_set_acked
+        uploader = fast_uploader(store, provisioning)
+        task = asyncio.create_task(uploader.run())
+        try:
+            await asyncio.wait_for(entered.wait(), 10)
+            task.cancel()
+            await asyncio.sleep(0.1)
+            still_running = not task.done()  # waits for the write instead of abandoning it
+            gate.set()
+            await asyncio.gather(task, return_exceptions=True)
+            await store.append("printer.status", {"paper": "ok", "online": True})  # the store still writes
+            return still_running, task.cancelled(), store.acked_through, store.head.seq
+        finally:
+            uploader.close()
+            await store.close()
+
+    still_running, cancelled, acked, head = run_async(scenario())
+    assert still_running and cancelled and (acked, head) == (3, 4)
+
+
+def test_unexpected_statuses_are_retried_never_stop_the_stream(centre, provisioning, state_dir):
+    centre.refuse_uploads = [(404, {"code": "not_found", "message": "no such route"}),
+                             (409, {"code": "locked", "message": "try later"})]
+
+    async def scenario():
+        store = await store_with(paths.events_db(state_dir), 2)
+        uploader = fast_uploader(store, provisioning)
+        try:
+            results = [await uploader.drain_once() for _ in range(3)]
+            return results, uploader.status()
+        finally:
+            uploader.close()
+            await store.close()
+
+    results, status = run_async(scenario())
+    assert [r.outcome for r in results] == [Outcome.SERVER_ERROR, Outcome.SERVER_ERROR, Outcome.OK]
+    assert "404" in results[0].error and "locked" in results[1].error
+    assert not status["stream_stopped"] and results[2].acked_through == 2

@@ -1,0 +1,449 @@
+"""The hall's queue as a pure state machine: no I/O, no asyncio, times passed in.
+
+Same pattern as `kiosk.rating`: `decide_*` look at the state and an input and return the events to
+append (they never change the state, and refuse with `QueueRefused`); `apply()` folds one committed
+event in. Replaying the store's `ticket.*` events therefore rebuilds exactly the queue that was
+acknowledged before a restart.
+
+Rules:
+- Numbers run per category per business day (A001, A002 …). The business day starts at the
+  configured reset time; it is taken from each event's recorded wall time, and only ever moves
+  forward, so a clock stepped back never reopens yesterday.
+- Call-next at a counter takes the tickets it may call (its categories, plus tickets transferred
+  to it), priority tickets (绿色通道) first unless `priority_interleave` priority calls in a row
+  have been made there while regular tickets waited, then by place in line (issue order).
+- A transferred ticket keeps its number and its place in line.
+- Service time is the gap between a call and the next call at the same counter, counted only
+  when the citizen was served (not a no-show, not transferred away); the estimate is the rolling
+  mean of the last `service_samples` such gaps. Gaps outside `min_service_s`…`max_service_s`
+  are a skipped ticket or a break, not a service.
+"""
+from __future__ import annotations
+
+import math
+import string
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from .rating import Decision
+
+# Events this machine folds; replaying these (in seq order) rebuilds the queue.
+QUEUE_EVENT_TYPES = ("ticket.issued", "ticket.called", "ticket.recalled", "ticket.no_show",
+                     "ticket.transferred", "ticket.voided")
+
+WAITING, SERVING, DONE, NO_SHOW, VOIDED = "waiting", "serving", "done", "no_show", "voided"
+
+
+class QueueRefused(Exception):
+    """An input the queue cannot take; `status` and `code` are the API's answer."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+@dataclass(frozen=True)
+class Category:
+    letter: str
+    name: str
+    priority: bool = False
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    categories: tuple[Category, ...]
+    # counter id → letters it calls. Empty: every counter calls every category.
+    counters: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    priority_interleave: int = 0        # 0: priority always first
+    reset_minutes: int = 0              # minutes after midnight when the numbering restarts
+    no_show_after_recalls: int = 2
+    surge_wait_s: float = 1800.0
+    service_samples: int = 20
+    default_service_s: float = 300.0
+    min_service_s: float = 10.0
+    max_service_s: float = 3600.0
+    last_called_kept: int = 10
+
+    def category(self, letter: str) -> Category:
+        for category in self.categories:
+            if category.letter == letter:
+                return category
+        raise QueueRefused(422, "unknown_category", f"no queue category {letter!r} "
+                           f"(known: {', '.join(c.letter for c in self.categories)})")
+
+    def check_counter(self, counter_id: str) -> None:
+        if self.counters and counter_id not in self.counters:
+            raise QueueRefused(422, "unknown_counter", f"counter {counter_id!r} is not in the "
+                               f"queue configuration (known: {', '.join(sorted(self.counters))})")
+
+    def serves(self, counter_id: str, letter: str) -> bool:
+        return not self.counters or letter in self.counters.get(counter_id, ())
+
+
+def business_day(wall_time: str, reset_minutes: int) -> str:
+    """'2026-11-23T09:14:03.512+08:00' → '2026-11-23': the local date of the recorded time,
+    moved back by the reset time so the night before it still counts as the previous day."""
+    moment = datetime.fromisoformat(wall_time)
+    return (moment - timedelta(minutes=reset_minutes)).date().isoformat()
+
+
+def wall_seconds(wall_time: str) -> float:
+    return datetime.fromisoformat(wall_time).timestamp()
+
+
+def ticket_number(letter: str, number: int) -> str:
+    return f"{letter}{number:03d}"
+
+
+def number_of(ticket: str) -> int:
+    return int(ticket.lstrip(string.ascii_uppercase))
+
+
+def call_clips(ticket: str, counter_id: str) -> list[str]:
+    """Voice clips for "请 A023 号 到 3 号窗口", read character by character (kiosk.voice)."""
+    def spoken(text: str) -> list[str]:
+        return [char for char in text.upper() if char in string.ascii_uppercase + string.digits]
+    return ["call_please", *spoken(ticket), "call_number", "call_to_window", *spoken(counter_id),
+            "call_window"]
+
+
+@dataclass
+class Ticket:
+    number: str
+    category: str          # the category it is in now (a transfer may change it)
+    priority: bool
+    place: int             # place in the day's line: the issue order, kept through transfers
+    issued_at: str         # wall time of ticket.issued
+    counter: str | None = None   # a transfer to a counter reserves the ticket for that counter
+    status: str = WAITING
+    recalls: int = 0
+
+
+@dataclass
+class _Day:
+    """Everything the queue knows about one business day."""
+    day: str
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    next_number: dict[str, int] = field(default_factory=dict)
+    serving: dict[str, str] = field(default_factory=dict)          # counter → ticket
+    last_call: dict[str, float] = field(default_factory=dict)      # counter → wall seconds
+    priority_streak: dict[str, int] = field(default_factory=dict)  # counter → priority calls in a row
+    active_counters: set[str] = field(default_factory=set)
+    last_called: deque = field(default_factory=deque)              # (ticket, counter, wall_time)
+    service_samples: deque = field(default_factory=deque)
+
+    def waiting(self) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.status == WAITING]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    waiting_ahead: int
+    wait_s: float
+    surge: bool
+
+    @property
+    def wait_min(self) -> int:
+        return math.ceil(self.wait_s / 60)
+
+
+class KeyLockout:
+    """The dispenser's lockout: after an accepted press, presses for `lockout_s` do nothing.
+
+    Like the rating keys' debounce this is input filtering, not a record of anything a citizen
+    got, so it is not an event: a restart (which takes longer than the lockout) clears it."""
+
+    def __init__(self, lockout_s: float) -> None:
+        self.lockout_s = lockout_s
+        self._until = float("-inf")
+
+    def accept(self, now: float) -> bool:
+        if now < self._until:
+            return False
+        self._until = now + self.lockout_s
+        return True
+
+
+class QueueMachine:
+    def __init__(self, rules: QueueRules) -> None:
+        self.rules = rules
+        self._today: _Day | None = None
+        # Counters that call each category (None: any counter), worked out once.
+        self._category_counters: dict[str, frozenset[str] | None] = {
+            c.letter: (frozenset(counter for counter, letters in rules.counters.items() if c.letter in letters)
+                       if rules.counters else None)
+            for c in rules.categories}
+
+    # --- the day -----------------------------------------------------------------------
+
+    def _day_key(self, wall_time: str) -> str:
+        return business_day(wall_time, self.rules.reset_minutes)
+
+    def _state_at(self, wall_time: str) -> _Day:
+        """The day's state as of `wall_time`: a fresh (unstored) day once the reset has passed."""
+        day = self._day_key(wall_time)
+        today = self._today
+        if today is None or day > today.day:
+            return _Day(day)
+        return today
+
+    @property
+    def day(self) -> str | None:
+        return self._today.day if self._today else None
+
+    # --- questions ---------------------------------------------------------------------
+
+    def ticket(self, number: str, wall_time: str) -> Ticket | None:
+        return self._state_at(wall_time).tickets.get(number)
+
+    def serving(self, counter_id: str, wall_time: str) -> Ticket | None:
+        state = self._state_at(wall_time)
+        number = state.serving.get(counter_id)
+        return state.tickets[number] if number else None
+
+    def _counters_for(self, ticket: Ticket) -> frozenset[str] | None:
+        """Counters that may call the ticket; None means any counter."""
+        if ticket.counter is not None:
+            return frozenset({ticket.counter})
+        return self._category_counters.get(ticket.category)
+
+    def _compete(self, a: Ticket, b: Ticket) -> bool:
+        """Could one counter call either ticket (so one waits for the other)?"""
+        if not self.rules.counters and a.counter is None and b.counter is None:
+            return True
+        first, second = self._counters_for(a), self._counters_for(b)
+        if first is None or second is None:
+            return True
+        return bool(first & second)
+
+    def _ahead(self, state: _Day, ticket: Ticket) -> int:
+        """Tickets that will be called before `ticket`: priority ones first, then by place."""
+        def before(other: Ticket) -> bool:
+            if other.priority != ticket.priority:
+                return other.priority
+            return other.place < ticket.place
+        return sum(1 for other in state.waiting()
+                   if other is not ticket and before(other) and self._compete(other, ticket))
+
+    def _average_service_s(self, state: _Day) -> float:
+        samples = state.service_samples
+        return sum(samples) / len(samples) if samples else self.rules.default_service_s
+
+    def _estimate(self, state: _Day, ticket: Ticket) -> Estimate:
+        ahead = self._ahead(state, ticket)
+        counters = self._counters_for(ticket)
+        active = [c for c in state.active_counters if counters is None or c in counters]
+        wait_s = ahead * self._average_service_s(state) / max(1, len(active))
+        return Estimate(ahead, wait_s, wait_s > self.rules.surge_wait_s)
+
+    def _new_ticket(self, state: _Day, letter: str) -> Ticket:
+        category = self.rules.category(letter)
+        number = ticket_number(letter, state.next_number.get(letter, 1))
+        return Ticket(number, letter, category.priority, len(state.tickets), "")
+
+    def estimate_new(self, letter: str, wall_time: str) -> Estimate:
+        """What a ticket of this category taken now would be told."""
+        state = self._state_at(wall_time)
+        return self._estimate(state, self._new_ticket(state, letter))
+
+    def estimate_for(self, number: str, wall_time: str) -> Estimate:
+        state = self._state_at(wall_time)
+        return self._estimate(state, state.tickets[number])
+
+    def snapshot(self, wall_time: str) -> dict[str, Any]:
+        """GET /v1/queue: waiting per category, serving per counter, the last calls, estimates."""
+        state = self._state_at(wall_time)
+        waiting = {c.letter: 0 for c in self.rules.categories}
+        for ticket in state.waiting():
+            waiting[ticket.category] = waiting.get(ticket.category, 0) + 1
+        estimates = {c.letter: self.estimate_new(c.letter, wall_time) for c in self.rules.categories}
+        return {
+            "day": state.day,
+            "waiting": waiting,
+            "serving": dict(state.serving),
+            "serving_categories": {c: state.tickets[t].category for c, t in state.serving.items()},
+            "last_called": [{"ticket": t, "counter_id": c, "at": at} for t, c, at in state.last_called],
+            "estimated_wait_min": {letter: e.wait_min for letter, e in estimates.items()},
+            "average_service_s": round(self._average_service_s(state), 1),
+            "surge": any(e.surge for e in estimates.values()),
+        }
+
+    def _next_for(self, state: _Day, counter_id: str) -> Ticket | None:
+        callable_here = [t for t in state.waiting()
+                         if t.counter == counter_id
+                         or (t.counter is None and self.rules.serves(counter_id, t.category))]
+        if not callable_here:
+            return None
+        priority = [t for t in callable_here if t.priority]
+        regular = [t for t in callable_here if not t.priority]
+        interleave = self.rules.priority_interleave
+        give_regular_a_turn = (interleave > 0 and regular
+                               and state.priority_streak.get(counter_id, 0) >= interleave)
+        pool = priority if priority and not give_regular_a_turn else regular
+        return min(pool, key=lambda t: t.place)
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def decide_issue(self, letter: str, wall_time: str) -> Decision:
+        state = self._state_at(wall_time)
+        ticket = self._new_ticket(state, letter)
+        estimate = self._estimate(state, ticket)
+        decision = Decision()
+        decision.add("ticket.issued", {
+            "ticket": ticket.number, "category": letter, "priority": ticket.priority,
+            "waiting_ahead": estimate.waiting_ahead, "estimated_wait_min": estimate.wait_min,
+            "surge": estimate.surge})
+        return decision
+
+    def decide_print_failed(self, letter: str, why: str) -> Decision:
+        """No number is consumed: the event records only the category and why."""
+        self.rules.category(letter)
+        decision = Decision()
+        decision.add("ticket.print_failed", {"category": letter, "why": why})
+        return decision
+
+    def decide_void(self, number: str, why: str, wall_time: str) -> Decision:
+        ticket = self.ticket(number, wall_time)
+        decision = Decision()
+        if ticket is not None and ticket.status == WAITING:
+            decision.add("ticket.voided", {"ticket": number, "category": ticket.category, "why": why})
+        return decision
+
+    def decide_call_next(self, counter_id: str, staff_id: str, wall_time: str) -> Decision:
+        self.rules.check_counter(counter_id)
+        ticket = self._next_for(self._state_at(wall_time), counter_id)
+        if ticket is None:
+            raise QueueRefused(409, "queue_empty", f"no ticket is waiting for counter {counter_id}")
+        decision = Decision()
+        decision.add("ticket.called", {"ticket": ticket.number, "counter_id": counter_id,
+                                       "staff_id": staff_id, "category": ticket.category})
+        return decision
+
+    def _serving_or_refuse(self, counter_id: str, wall_time: str) -> Ticket:
+        self.rules.check_counter(counter_id)
+        ticket = self.serving(counter_id, wall_time)
+        if ticket is None:
+            raise QueueRefused(409, "nothing_serving", f"counter {counter_id} has no called ticket")
+        return ticket
+
+    def decide_recall(self, counter_id: str, staff_id: str, wall_time: str) -> Decision:
+        """Call the counter's ticket again; after `no_show_after_recalls` recalls it is a no-show."""
+        ticket = self._serving_or_refuse(counter_id, wall_time)
+        data = {"ticket": ticket.number, "counter_id": counter_id, "staff_id": staff_id}
+        decision = Decision()
+        if ticket.recalls >= self.rules.no_show_after_recalls:
+            decision.add("ticket.no_show", {**data, "recalls": ticket.recalls})
+        else:
+            decision.add("ticket.recalled", data)
+        return decision
+
+    def decide_no_show(self, counter_id: str, staff_id: str, wall_time: str) -> Decision:
+        ticket = self._serving_or_refuse(counter_id, wall_time)
+        decision = Decision()
+        decision.add("ticket.no_show", {"ticket": ticket.number, "counter_id": counter_id,
+                                        "staff_id": staff_id, "recalls": ticket.recalls})
+        return decision
+
+    def decide_transfer(self, counter_id: str, staff_id: str, wall_time: str, *,
+                        to_counter: str | None = None, to_category: str | None = None) -> Decision:
+        if (to_counter is None) == (to_category is None):
+            raise QueueRefused(422, "invalid", "give exactly one of to_counter and to_category")
+        ticket = self._serving_or_refuse(counter_id, wall_time)
+        data: dict[str, Any] = {"ticket": ticket.number, "from_counter": counter_id, "staff_id": staff_id}
+        if to_counter is not None:
+            self.rules.check_counter(to_counter)
+            if to_counter == counter_id:
+                raise QueueRefused(422, "invalid", "a ticket cannot be transferred to its own counter")
+            data["to_counter"] = to_counter
+        else:
+            self.rules.category(to_category)
+            data["to_category"] = to_category
+        decision = Decision()
+        decision.add("ticket.transferred", data)
+        return decision
+
+    def decide_reprint(self, number: str, wall_time: str) -> Decision:
+        ticket = self.ticket(number, wall_time)
+        if ticket is None or ticket.status not in (WAITING, SERVING):
+            raise QueueRefused(404, "unknown_ticket", f"ticket {number} is not waiting or being served today")
+        estimate = self.estimate_for(number, wall_time)
+        decision = Decision()
+        decision.add("ticket.reprinted", {"ticket": number, "category": ticket.category,
+                                          "waiting_ahead": estimate.waiting_ahead})
+        return decision
+
+    # --- applying committed events ----------------------------------------------------
+
+    def apply(self, event_type: str, data: Mapping[str, Any], wall_time: str) -> None:
+        if event_type not in QUEUE_EVENT_TYPES:
+            return
+        state = self._state_at(wall_time)
+        self._today = state
+        if event_type == "ticket.issued":
+            self._apply_issued(state, data, wall_time)
+            return
+        ticket = state.tickets.get(data.get("ticket", ""))
+        if ticket is None:   # a ticket of an earlier day, or one this machine never saw
+            return
+        if event_type == "ticket.called":
+            self._apply_called(state, ticket, data["counter_id"], wall_time)
+        elif event_type == "ticket.recalled":
+            ticket.recalls += 1
+            self._remember_call(state, ticket.number, data["counter_id"], wall_time)
+        elif event_type == "ticket.no_show":
+            ticket.status = NO_SHOW
+            self._release(state, ticket)
+        elif event_type == "ticket.transferred":
+            self._release(state, ticket)
+            ticket.status, ticket.recalls = WAITING, 0
+            if "to_category" in data:
+                ticket.category, ticket.counter = data["to_category"], None
+                ticket.priority = ticket.priority or self._is_priority(data["to_category"])
+            else:
+                ticket.counter = data["to_counter"]
+        elif event_type == "ticket.voided":
+            if ticket.status == WAITING:
+                ticket.status = VOIDED
+
+    def _is_priority(self, letter: str) -> bool:
+        return any(c.priority for c in self.rules.categories if c.letter == letter)
+
+    def _apply_issued(self, state: _Day, data: Mapping[str, Any], wall_time: str) -> None:
+        number, letter = data["ticket"], data["category"]
+        state.tickets[number] = Ticket(number, letter, bool(data.get("priority")), len(state.tickets),
+                                       wall_time)
+        state.next_number[letter] = max(state.next_number.get(letter, 1), number_of(number) + 1)
+
+    def _apply_called(self, state: _Day, ticket: Ticket, counter_id: str, wall_time: str) -> None:
+        moment = wall_seconds(wall_time)
+        previous = state.serving.get(counter_id)
+        if previous is not None:   # calling the next one means the last one was served
+            state.tickets[previous].status = DONE
+            gap = moment - state.last_call.get(counter_id, moment)
+            if self.rules.min_service_s <= gap <= self.rules.max_service_s:
+                state.service_samples.append(gap)
+                while len(state.service_samples) > self.rules.service_samples:
+                    state.service_samples.popleft()
+        state.last_call[counter_id] = moment
+        state.active_counters.add(counter_id)
+        ticket.status, ticket.recalls = SERVING, 0
+        state.serving[counter_id] = ticket.number
+        streak = state.priority_streak.get(counter_id, 0)
+        state.priority_streak[counter_id] = streak + 1 if ticket.priority else 0
+        self._remember_call(state, ticket.number, counter_id, wall_time)
+
+    def _remember_call(self, state: _Day, number: str, counter_id: str, wall_time: str) -> None:
+        calls = state.last_called
+        for entry in [entry for entry in calls if entry[0] == number]:
+            calls.remove(entry)
+        calls.appendleft((number, counter_id, wall_time))
+        while len(calls) > self.rules.last_called_kept:
+            calls.pop()
+
+    @staticmethod
+    def _release(state: _Day, ticket: Ticket) -> None:
+        for counter_id, number in list(state.serving.items()):
+            if number == ticket.number:
+                del state.serving[counter_id]

@@ -1,0 +1,51 @@
+"""`kiosk status`'s view of sync, read from the state dir without taking the store."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiosk import paths
+from kiosk.config import SyncSettings
+from sync.bundle import BundleCache
+from sync.files import write_atomic
+from sync.status import stored_sync_state
+from sync.uploader import Uploader
+from sync_fake_centre import FakeCentre
+from sync_helpers import append_events, run_async, store_with
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_unprovisioned_and_empty_state_dir(state_dir: Path):
+    state = stored_sync_state(state_dir)
+    assert state["provisioned"] is False and state["backlog"] is None and state["problem"] is None
+
+
+def test_status_while_the_service_holds_the_store(centre: FakeCentre, provisioning, state_dir: Path):
+    async def scenario():
+        store = await store_with(paths.events_db(state_dir), 8)
+        uploader = Uploader(store, provisioning, SyncSettings(timeout_s=5), rng=lambda: 0.001)
+        try:
+            await uploader.drain_once()
+            centre.streams[store.stream_id][7] = dict(centre.streams[store.stream_id][7], hash="f" * 64)
+            await store.set_acked_through(7)
+            await append_events(store, 2, start=8)
+            await uploader.drain_once()  # conflict: the stream stops
+            await BundleCache(state_dir, provisioning, SyncSettings(timeout_s=5)).refresh()
+            return stored_sync_state(state_dir), store.stream_id  # read while the store is open
+        finally:
+            uploader.close()
+            await store.close()
+
+    state, stream_id = run_async(scenario())
+    assert state["provisioned"] and state["centre_url"] == centre.url and state["unit_id"] == provisioning.unit_id
+    assert (state["stream_id"], state["head_seq"], state["acked_through"], state["backlog"]) == (stream_id, 10, 7, 3)
+    assert state["stream_stopped"] and state["stream_stopped_reason"]["code"] == "conflict"
+    assert state["bundle_version"] == "2026-11-01"
+
+
+def test_broken_provisioning_is_reported_not_raised(centre: FakeCentre, provisioning, state_dir: Path):
+    write_atomic(paths.unit_token(state_dir), b"tampered")
+    state = stored_sync_state(state_dir)
+    assert not state["provisioned"] and "kiosk provision" in state["problem"]
