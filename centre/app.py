@@ -10,6 +10,8 @@ from centre.db import Database
 from centre.errors import install_error_handlers
 from centre.migrate import upgrade_to_head
 from centre.routes_admin import router as admin_router
+from centre.routes_ledger import router as ledger_router
+from centre.routes_reports import router as reports_router
 from centre.routes_units import router as units_router
 
 
@@ -44,4 +46,6 @@ def create_app(db_url: str, admin_token: str | None = None, *,
 
     app.include_router(units_router)
     app.include_router(admin_router)
+    app.include_router(reports_router)
+    app.include_router(ledger_router)
     return app

@@ -1,4 +1,5 @@
-"""The `centre` command: `centre serve | unit add/list/revoke | bundle load | migrate`.
+"""The `centre` command: `centre serve | unit add/list/revoke | bundle load | migrate | report |
+supervision | callbacks | ledger | holidays`.
 
 Each subcommand lives in a module of centre/commands that registers its parser; adding one (for
 example `report`) means adding a module there and naming it in COMMAND_MODULES.
@@ -11,11 +12,12 @@ from typing import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from centre.commands import bundle, migrate, serve, unit
+from centre.commands import bundle, callbacks, ledger, migrate, report, serve, supervision, unit
 from centre.commands.common import CommandError
 from centre.db import DatabaseUrlError
+from centre.months import MonthError
 
-COMMAND_MODULES = (serve, unit, bundle, migrate)
+COMMAND_MODULES = (serve, unit, bundle, migrate, report, supervision, callbacks, ledger)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CommandError, DatabaseUrlError) as exc:
+    except (CommandError, DatabaseUrlError, MonthError) as exc:
         print(f"centre: error: {exc}", file=sys.stderr)
     except SQLAlchemyError as exc:
         print(f"centre: error: database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",

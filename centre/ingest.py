@@ -100,13 +100,7 @@ def _store(session: Session, unit_id: str, batch: IncomingBatch, now: datetime) 
             raise ApiError(409, "conflict", f"seq {first['seq']} does not chain onto seq {acked} "
                            "as the centre holds it")
         # A Core insert: the ORM's bulk path costs about as much again for 500 rows.
-        session.execute(Event.__table__.insert(), [
-            {"unit_id": unit_id, "stream_id": stream.stream_id, "seq": event["seq"],
-             "event_id": event["event_id"], "type": event["type"], "wall_time": event["wall_time"],
-             "received_at": now, "hash": event["hash"], "raw_json": raw, **columns}
-            for event, raw, columns in zip(fresh, batch.raw_events[new_events:],
-                                           batch.report_columns[new_events:])
-        ])
+        session.execute(Event.__table__.insert(), event_rows(unit_id, batch, now, skip=new_events))
         stream.acked_through = fresh[-1]["seq"]
         stream.head_hash = fresh[-1]["hash"]
     stream.last_seen = now
@@ -118,6 +112,18 @@ def _store(session: Session, unit_id: str, batch: IncomingBatch, now: datetime) 
         unit.stream_stopped_at = None
     _record_health(unit, batch, now)
     return UploadResult(acked_through=stream.acked_through, stored=len(fresh), duplicates=len(held))
+
+
+def event_rows(unit_id: str, batch: IncomingBatch, received_at: datetime, skip: int = 0
+               ) -> list[dict]:
+    """The `events` rows for a batch's events after its first `skip` (those the centre held)."""
+    return [
+        {"unit_id": unit_id, "stream_id": batch.stream_id, "seq": event["seq"],
+         "event_id": event["event_id"], "type": event["type"], "wall_time": event["wall_time"],
+         "received_at": received_at, "hash": event["hash"], "raw_json": raw, **columns}
+        for event, raw, columns in zip(batch.events[skip:], batch.raw_events[skip:],
+                                       batch.report_columns[skip:])
+    ]
 
 
 def _heartbeat(session: Session, unit_id: str, batch: IncomingBatch, now: datetime) -> UploadResult:

@@ -1,10 +1,10 @@
 """The centre's tables. The migrations in centre/migrations create exactly these (a test checks)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text,
+    BigInteger, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, SmallInteger, String, Text,
     TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -144,3 +144,122 @@ class StaffPhoto(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SupervisionScore(Base):
+    """A manager's supervision score (of 20) for one window and month.
+
+    Append-only: the newest entry for a (month, counter) counts, the earlier ones stay as the record
+    of who entered what and when.
+    """
+
+    __tablename__ = "supervision_scores"
+    __table_args__ = (Index("ix_supervision_scores_month_counter", "month", "counter_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    counter_id: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False))
+    note: Mapped[str | None] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CallbackDraw(Base):
+    """The month's random draw of transactions to call back; `seed` makes it repeatable."""
+
+    __tablename__ = "callback_draws"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    seed: Mapped[str] = mapped_column(String(64))
+    requested: Mapped[int] = mapped_column(Integer)
+    candidates: Mapped[int] = mapped_column(Integer)  # completed transactions it was drawn from
+    drawn_by: Mapped[str] = mapped_column(String(64))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CallbackEntry(Base):
+    __tablename__ = "callback_entries"
+    __table_args__ = (UniqueConstraint("month", "transaction_id", name="uq_callback_entries_month_tx"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    month: Mapped[str] = mapped_column(ForeignKey("callback_draws.month"))
+    position: Mapped[int] = mapped_column(Integer)  # 1.. in the order drawn
+    transaction_id: Mapped[str] = mapped_column(Text)
+    counter_id: Mapped[str | None] = mapped_column(Text)
+    staff_id: Mapped[str | None] = mapped_column(Text)
+    ticket: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[int | None] = mapped_column(SmallInteger)  # the rating, if the citizen gave one
+    wall_time: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str | None] = mapped_column(Text)
+    result_by: Mapped[str | None] = mapped_column(String(64))
+    result_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Holiday(Base):
+    """The centre's holiday calendar: public holidays off, and the weekend days worked in their
+    place (调休), which count as working days for ledger deadlines."""
+
+    __tablename__ = "holidays"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "off" or "work"
+    name: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerEntry(Base):
+    """One 差评 (level 1 or 2) and what was done about it. Never deleted; every change is also a
+    LedgerAction. The status is open, rectified or closed; "overdue" is an open entry past its
+    deadline, worked out when read so that it is never stale."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(String(128), unique=True)
+    counter_id: Mapped[str | None] = mapped_column(Text)
+    staff_id: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[int] = mapped_column(SmallInteger)
+    reasons_json: Mapped[str] = mapped_column(Text)  # a JSON list of the citizen's reason labels
+    wall_time: Mapped[str] = mapped_column(String(64))  # the rating's, as the unit wrote it
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_days: Mapped[int] = mapped_column(SmallInteger)  # working days to rectify
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    rectification: Mapped[str | None] = mapped_column(Text)
+    rectified_by: Mapped[str | None] = mapped_column(String(64))
+    rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_note: Mapped[str | None] = mapped_column(Text)
+    callback_by: Mapped[str | None] = mapped_column(String(64))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerAction(Base):
+    """The audit trail of the ledger: who did what to which entry, and when."""
+
+    __tablename__ = "ledger_actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Appeal(Base):
+    """An appeal against a malicious 差评. Upheld, it takes the rating out of scoring."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    evidence: Mapped[str] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision: Mapped[str | None] = mapped_column(String(16))  # None (pending), upheld, rejected
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

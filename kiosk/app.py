@@ -334,6 +334,7 @@ class KioskApp:
             self.machine.set_reasons([ReasonChoice(r.code, r.label) for r in reasons])
         if complaint_phone:
             self._complaint_phone = complaint_phone
+            self.queue.use_complaint_phone(complaint_phone)
         self._refresh_screen()
 
     def _staff_card(self, staff_id: str) -> StaffCard:
@@ -421,6 +422,20 @@ def _log_task_failure(task: asyncio.Task) -> None:
         log.error("input handling failed", exc_info=task.exception())
 
 
+def keypad_pins(settings: Settings) -> dict[Hashable, int]:
+    """Every key this unit's role has, by keypad id: rating keys 1..5, staff keys, ticket keys."""
+    from .queueing import ticket_key_pins
+
+    role = settings.unit.role
+    pins: dict[Hashable, int] = {}
+    if role != "dispenser":   # a dispenser's five keys take tickets, not ratings
+        pins.update(enumerate(settings.keys.pins, start=1))
+    pins.update(settings.keys.staff_pins)
+    if role != "counter":
+        pins.update(ticket_key_pins(settings))
+    return pins
+
+
 def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventLoop) -> Devices:
     """Pick the real or simulated driver for each device."""
     from drivers.display import open_display
@@ -428,7 +443,6 @@ def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventL
     from drivers.printer import open_printer
     from drivers.speaker import PygameSpeaker, SilentSpeaker, SimSpeaker
 
-    from .queueing import ticket_key_pins
     from .screens import Renderer
 
     display = open_display((settings.display.width, settings.display.height), settings.display.fullscreen,
@@ -439,14 +453,7 @@ def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventL
         keypad = SimKeypad()
         speaker = SimSpeaker()
     else:
-        role = settings.unit.role
-        pins: dict[Hashable, int] = {}
-        if role != "dispenser":   # a dispenser's five keys take tickets, not ratings
-            pins.update(enumerate(settings.keys.pins, start=1))
-        pins.update(settings.keys.staff_pins)
-        if role != "counter":
-            pins.update(ticket_key_pins(settings))
-        keypad = GpioKeypad(pins, loop)
+        keypad = GpioKeypad(keypad_pins(settings), loop)
         speaker = (PygameSpeaker(voice_dir(settings.state_dir), settings.voice.volume)
                    if settings.voice.enabled else SilentSpeaker())
     return Devices(keypad=keypad, display=display, speaker=speaker, renderer=renderer,

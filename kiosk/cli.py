@@ -66,12 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common(selftest)
     selftest.add_argument("--json", action="store_true", help="machine-readable output")
 
-    provision = commands.add_parser("provision", help="enrol this unit with the centre")
+    provision = commands.add_parser(
+        "provision", help="enrol this unit with the centre and write its config",
+        description="Asks for whatever is not given as a flag (on a terminal only), checks each answer, "
+                    "enrols the unit, then writes the config. The event store and its unsent events are kept.")
     _common(provision)
-    provision.add_argument("--centre", required=True, help="the centre's URL, e.g. https://centre.example")
-    provision.add_argument("--unit-id", required=True)
-    provision.add_argument("--token", required=True, help="one-time enrolment token from `centre unit add`")
+    provision.add_argument("--centre", help="the centre's URL, e.g. https://centre.example")
+    provision.add_argument("--unit-id", help="the id given to `centre unit add`")
+    provision.add_argument("--role", choices=["counter", "dispenser", "both"])
+    provision.add_argument("--counter", help="the counter (window) number; roles counter and both")
+    provision.add_argument("--token", help="one-time enrolment token from `centre unit add`")
     provision.add_argument("--ca-file", type=Path, help="CA bundle for the centre's TLS certificate")
+    provision.add_argument("--config-out", type=Path,
+                           help=f"where to write the config (default: --config, else {DEFAULT_CONFIG})")
 
     sync = commands.add_parser("sync", help="upload events to the centre")
     _common(sync)
@@ -101,6 +108,15 @@ def resolve_settings(args: argparse.Namespace, *, for_run: bool = False) -> Sett
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    if args.command == "provision" and not (args.sim and args.config is None and args.config_out is None):
+        # Before resolve_settings: provisioning is how a unit gets its config in the first place.
+        from .provisioning import Answers, provision_interactive_command
+
+        answers = Answers(centre_url=args.centre, unit_id=args.unit_id, role=args.role,
+                          counter_id=args.counter, token=args.token, ca_file=args.ca_file)
+        return provision_interactive_command(answers, config_in=args.config,
+                                             config_out=args.config_out or args.config or DEFAULT_CONFIG,
+                                             state_dir=args.state_dir)
     try:
         settings = resolve_settings(args, for_run=args.command == "run")
     except ConfigError as error:
@@ -119,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         except ListenError as error:
             print(f"kiosk: {error}", file=sys.stderr)
             return 1
+    if args.command == "provision":
+        # A sim unit on the built-in config: enrol into its state dir only, no config file to write.
+        from sync.commands import provision_command
+
+        if not args.token:
+            print("kiosk provision: give the enrolment token with --token", file=sys.stderr)
+            return 2
+        return provision_command(settings, args.centre, args.unit_id, args.token, args.ca_file)
     if args.command == "status":
         from .status import status_command
 
@@ -127,10 +151,6 @@ def main(argv: list[str] | None = None) -> int:
         from .selftest import selftest_command
 
         return selftest_command(settings, sim=args.sim, as_json=args.json, config_path=args.config)
-    if args.command == "provision":
-        from sync.commands import provision_command
-
-        return provision_command(settings, args.centre, args.unit_id, args.token, args.ca_file)
     if args.command == "sync":
         from sync.commands import sync_once_command
 

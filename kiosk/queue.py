@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import string
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
@@ -126,6 +126,10 @@ class _Day:
     """Everything the queue knows about one business day."""
     day: str
     tickets: dict[str, Ticket] = field(default_factory=dict)
+    # The waiting line, and how many wait per (category, reserved counter, priority): estimates
+    # for a new ticket then cost one pass over a handful of groups, not over the whole line.
+    line: dict[str, Ticket] = field(default_factory=dict)
+    groups: Counter = field(default_factory=Counter)
     next_number: dict[str, int] = field(default_factory=dict)
     serving: dict[str, str] = field(default_factory=dict)          # counter → ticket
     last_call: dict[str, float] = field(default_factory=dict)      # counter → wall seconds
@@ -135,7 +139,17 @@ class _Day:
     service_samples: deque = field(default_factory=deque)
 
     def waiting(self) -> list[Ticket]:
-        return [t for t in self.tickets.values() if t.status == WAITING]
+        return list(self.line.values())
+
+    def enter_line(self, ticket: Ticket) -> None:
+        ticket.status = WAITING
+        self.line[ticket.number] = ticket
+        self.groups[ticket.category, ticket.counter, ticket.priority] += 1
+
+    def leave_line(self, ticket: Ticket, status: str) -> None:
+        if self.line.pop(ticket.number, None) is not None:
+            self.groups[ticket.category, ticket.counter, ticket.priority] -= 1
+        ticket.status = status
 
 
 @dataclass(frozen=True)
@@ -203,29 +217,37 @@ class QueueMachine:
         number = state.serving.get(counter_id)
         return state.tickets[number] if number else None
 
-    def _counters_for(self, ticket: Ticket) -> frozenset[str] | None:
-        """Counters that may call the ticket; None means any counter."""
-        if ticket.counter is not None:
-            return frozenset({ticket.counter})
-        return self._category_counters.get(ticket.category)
+    def _callers(self, category: str, counter: str | None) -> frozenset[str] | None:
+        """Counters that may call a ticket of this category (reserved for `counter` by a
+        transfer, if given); None means any counter."""
+        if counter is not None:
+            return frozenset({counter})
+        return self._category_counters.get(category)
 
-    def _compete(self, a: Ticket, b: Ticket) -> bool:
-        """Could one counter call either ticket (so one waits for the other)?"""
-        if not self.rules.counters and a.counter is None and b.counter is None:
-            return True
-        first, second = self._counters_for(a), self._counters_for(b)
-        if first is None or second is None:
-            return True
-        return bool(first & second)
+    def _counters_for(self, ticket: Ticket) -> frozenset[str] | None:
+        return self._callers(ticket.category, ticket.counter)
+
+    @staticmethod
+    def _share_a_counter(first: frozenset[str] | None, second: frozenset[str] | None) -> bool:
+        """Could one counter call either (so one waits for the other)?"""
+        return first is None or second is None or bool(first & second)
 
     def _ahead(self, state: _Day, ticket: Ticket) -> int:
-        """Tickets that will be called before `ticket`: priority ones first, then by place."""
+        """Tickets that will be called before `ticket`: priority ones first, then by place.
+        A ticket not yet in the line (a new one) is behind everybody of its class."""
+        mine = self._counters_for(ticket)
+        if ticket.number not in state.line:
+            return sum(count for (category, counter, priority), count in state.groups.items()
+                       if count and (priority or not ticket.priority)
+                       and self._share_a_counter(self._callers(category, counter), mine))
+
         def before(other: Ticket) -> bool:
             if other.priority != ticket.priority:
                 return other.priority
             return other.place < ticket.place
-        return sum(1 for other in state.waiting()
-                   if other is not ticket and before(other) and self._compete(other, ticket))
+        return sum(1 for other in state.line.values()
+                   if other is not ticket and before(other)
+                   and self._share_a_counter(self._counters_for(other), mine))
 
     def _average_service_s(self, state: _Day) -> float:
         samples = state.service_samples
@@ -256,8 +278,8 @@ class QueueMachine:
         """GET /v1/queue: waiting per category, serving per counter, the last calls, estimates."""
         state = self._state_at(wall_time)
         waiting = {c.letter: 0 for c in self.rules.categories}
-        for ticket in state.waiting():
-            waiting[ticket.category] = waiting.get(ticket.category, 0) + 1
+        for (category, _, _), count in state.groups.items():
+            waiting[category] = waiting.get(category, 0) + count
         estimates = {c.letter: self.estimate_new(c.letter, wall_time) for c in self.rules.categories}
         return {
             "day": state.day,
@@ -397,23 +419,26 @@ class QueueMachine:
             self._release(state, ticket)
         elif event_type == "ticket.transferred":
             self._release(state, ticket)
-            ticket.status, ticket.recalls = WAITING, 0
+            state.leave_line(ticket, ticket.status)   # grouped by its old category, if waiting
+            ticket.recalls = 0
             if "to_category" in data:
                 ticket.category, ticket.counter = data["to_category"], None
                 ticket.priority = ticket.priority or self._is_priority(data["to_category"])
             else:
                 ticket.counter = data["to_counter"]
+            state.enter_line(ticket)
         elif event_type == "ticket.voided":
             if ticket.status == WAITING:
-                ticket.status = VOIDED
+                state.leave_line(ticket, VOIDED)
 
     def _is_priority(self, letter: str) -> bool:
         return any(c.priority for c in self.rules.categories if c.letter == letter)
 
     def _apply_issued(self, state: _Day, data: Mapping[str, Any], wall_time: str) -> None:
         number, letter = data["ticket"], data["category"]
-        state.tickets[number] = Ticket(number, letter, bool(data.get("priority")), len(state.tickets),
-                                       wall_time)
+        ticket = state.tickets[number] = Ticket(number, letter, bool(data.get("priority")),
+                                                len(state.tickets), wall_time)
+        state.enter_line(ticket)
         state.next_number[letter] = max(state.next_number.get(letter, 1), number_of(number) + 1)
 
     def _apply_called(self, state: _Day, ticket: Ticket, counter_id: str, wall_time: str) -> None:
@@ -428,7 +453,8 @@ class QueueMachine:
                     state.service_samples.popleft()
         state.last_call[counter_id] = moment
         state.active_counters.add(counter_id)
-        ticket.status, ticket.recalls = SERVING, 0
+        state.leave_line(ticket, SERVING)
+        ticket.recalls = 0
         state.serving[counter_id] = ticket.number
         streak = state.priority_streak.get(counter_id, 0)
         state.priority_streak[counter_id] = streak + 1 if ticket.priority else 0

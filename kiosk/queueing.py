@@ -44,6 +44,7 @@ TICKET_FEEDBACK_S = 6.0        # how long the dispenser shows the number just ta
 TICKET_KEYS = 5
 QUEUE_STAFF_ACTIONS = ("call_next", "recall", "no_show")
 DAY_START_META = "queue_day_start_seq"   # replay starts here: the event before today's first
+PRINTER_BASELINE = ("ok", True)
 CALL_REPEATS = 2               # "请 A023 号 到 3 号窗口" is said twice
 
 
@@ -113,7 +114,9 @@ class QueueService:
         self._feedback_problem: str | None = None
         self._printer_status: PrinterStatus | None = None
         self._printer_checked_at: str | None = None
-        self._recorded_printer: tuple[str, bool] | None = None
+        # The last (paper, online) recorded. A working printer is the baseline: the log records
+        # problems and recoveries, not every start-up; the live state is in the health report.
+        self._recorded_printer: tuple[str, bool] = PRINTER_BASELINE
         self._day_start_seq: int | None = None
         # Remote counters only: what the host last said.
         self._link_ok: bool | None = None
@@ -166,8 +169,8 @@ class QueueService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await asyncio.to_thread(self.printer.close)
-        if self._host is not None:
-            self._host.close()
+        if self._host is not None:   # waits for a request still in flight (at most its timeout)
+            await asyncio.to_thread(self._host.close)
 
     def _on_committed(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -519,7 +522,11 @@ class QueueService:
         options = tuple(TicketOption(key, category.name, self._shown["waiting"].get(category.letter, 0))
                         for key, category in enumerate(self.rules.categories[:TICKET_KEYS], start=1))
         return Dispenser(self._settings.unit.centre_name, options, self._shown["surge"], problem, issued,
-                         self._settings.complaint_phone)
+                         self._setup.complaint_phone)
+
+    def use_complaint_phone(self, phone: str) -> None:
+        """The centre's bundle may carry another complaint line than the config: print and show it."""
+        self._setup = replace(self._setup, complaint_phone=phone)
 
     def view(self, base: View, now: float) -> View:
         """The queue's part of the screen: the dispenser, or the counter's number on its card."""

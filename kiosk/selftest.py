@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,6 +12,11 @@ from typing import Callable
 from .config import Settings
 from .events import EventStore, StoreError, open_readonly, store_in_use
 from .paths import events_db, voice_dir
+
+# Free space under the state dir: below FAIL the event store may soon refuse writes (the unit then
+# shows its out-of-order screen); below WARN a technician should look before it gets there.
+DISK_FAIL_MB = 64
+DISK_WARN_MB = 512
 
 
 @dataclass
@@ -82,6 +88,7 @@ def _check_font(settings: Settings) -> Check:
     for member in settings.staff:
         texts.update([member.name, member.title, member.duties])
     texts.update(reason.label for reason in settings.reasons)
+    texts.update(category.name for category in settings.queue.categories)
     missing = missing_glyphs(texts, font_path, index)
     if missing:
         return Check("font", "fail", f"{font_path} lacks glyphs: {''.join(sorted(missing))}")
@@ -94,8 +101,9 @@ def _check_keys(settings: Settings, sim: bool) -> Check:
         return Check("keys", "ok", "simulated keypad")
     from drivers.keypad import check_pins_claimable
 
-    pins = {key: pin for key, pin in enumerate(settings.keys.pins, start=1)}
-    pins.update(settings.keys.staff_pins)
+    from .app import keypad_pins
+
+    pins = keypad_pins(settings)
     problems = check_pins_claimable(pins)
     if problems:
         return Check("keys", "fail", "; ".join(problems))
@@ -116,6 +124,81 @@ def _check_voice(settings: Settings, sim: bool) -> Check:
     return Check("voice", "warn" if sim else "fail", detail)
 
 
+def _check_printer(settings: Settings, sim: bool) -> Check:
+    from drivers.printer import NEAR_END, open_printer
+
+    kind = "sim" if sim else settings.printer.kind
+    if kind == "none":
+        if settings.unit.role == "counter":
+            return Check("printer", "ok", "no printer configured (no 一次性告知清单 at this counter)")
+        return Check("printer", "fail", f"a {settings.unit.role} unit prints tickets: set printer.kind")
+    if store_in_use(events_db(settings.state_dir)):
+        # The port is the service's (a serial port is exclusive); it reports the live state.
+        return Check("printer", "ok", f"{kind} printer in use by the running service (see GET /v1/state)")
+    printer = open_printer(settings.printer, sim=sim)
+    try:
+        status = printer.status()
+    finally:
+        printer.close()
+    detail = f"{kind} printer: {status.state}" + (f" ({status.detail})" if status.detail else "")
+    if status.state == NEAR_END:
+        return Check("printer", "warn", detail + ": paper running out")
+    return Check("printer", "ok" if status.ready else "fail", detail)
+
+
+def _check_clock() -> Check:
+    from .clock import kernel_clock_synced
+
+    if kernel_clock_synced():
+        return Check("clock", "ok", "synchronised by NTP (events carry clock_synced=true)")
+    # A unit without a synchronised clock keeps recording: its events say so, and seq keeps order.
+    return Check("clock", "warn", "not synchronised: events are recorded with clock_synced=false "
+                 "(check the network and `timedatectl timesync-status`)")
+
+
+def _check_centre(settings: Settings, sim: bool) -> Check:
+    from sync.client import CentreClient, CentreRefused, CentreUnreachable
+    from sync.provision import ProvisioningBroken, load_provisioning
+
+    try:
+        provisioning = load_provisioning(settings.state_dir)
+    except ProvisioningBroken as error:
+        return Check("centre", "fail", str(error))
+    if provisioning is None:
+        # A sim or bench unit works alone; a unit in the field must be provisioned.
+        return Check("centre", "warn" if sim else "fail", "not provisioned (run `kiosk provision`)")
+    url = provisioning.centre_url
+    client = CentreClient(url, unit_id=provisioning.unit_id, unit_token=provisioning.unit_token,
+                          ca_file=settings.sync.ca_file or provisioning.ca_file, timeout_s=settings.sync.timeout_s)
+    try:
+        client.fetch_bundle(None)
+    except CentreUnreachable as error:
+        return Check("centre", "fail", f"{url}: {error.message}")
+    except CentreRefused as error:
+        if error.status in (401, 403):
+            return Check("centre", "fail", f"{url} refused this unit's token ({error.status} {error.code}); "
+                         "provision again")
+        if error.status != 404:  # 404 no_bundle: reachable and the token accepted, no bundle yet
+            return Check("centre", "fail", f"{url}: HTTP {error.status} {error.code}")
+    finally:
+        client.close()
+    return Check("centre", "ok", f"{url} reachable, accepts unit {provisioning.unit_id}")
+
+
+def _check_disk(settings: Settings) -> Check:
+    folder = Path(settings.state_dir)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # a state dir not made yet: the disk it will be on
+    usage = shutil.disk_usage(folder)
+    free_mb = usage.free // (1024 * 1024)
+    detail = f"{free_mb} MB free of {usage.total // (1024 * 1024)} MB for {settings.state_dir}"
+    if free_mb < DISK_FAIL_MB:
+        return Check("disk", "fail", f"{detail} (below {DISK_FAIL_MB} MB)")
+    if free_mb < DISK_WARN_MB:
+        return Check("disk", "warn", f"{detail} (below {DISK_WARN_MB} MB)")
+    return Check("disk", "ok", detail)
+
+
 def run_checks(settings: Settings, *, sim: bool, config_path: Path | None = None) -> list[Check]:
     steps: list[tuple[str, Callable[[], Check]]] = [
         ("config", lambda: _check_config(settings, config_path)),
@@ -124,6 +207,10 @@ def run_checks(settings: Settings, *, sim: bool, config_path: Path | None = None
         ("font", lambda: _check_font(settings)),
         ("keys", lambda: _check_keys(settings, sim)),
         ("voice", lambda: _check_voice(settings, sim)),
+        ("printer", lambda: _check_printer(settings, sim)),
+        ("clock", _check_clock),
+        ("centre", lambda: _check_centre(settings, sim)),
+        ("disk", lambda: _check_disk(settings)),
     ]
     results = []
     for name, step in steps:

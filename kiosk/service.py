@@ -17,6 +17,7 @@ from sync.files import remove_durably, write_atomic
 
 from .paths import api_url_file, voice_dir
 from .syncing import SyncLink
+from .systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         loop.add_signal_handler(signum, stopping.set)
     server_task = asyncio.create_task(server.serve(sockets=[sock]), name="api-server")
     background = []
+    notifier = Notifier()
     if settings.voice.enabled and not sim:  # the sim speaker records clip ids; it needs no audio
         background.append(asyncio.create_task(_prepare_voice(settings), name="voice-clips"))
     try:
@@ -92,10 +94,14 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
                                         else ""))
         announce(f"state dir: {settings.state_dir}")
         sys.stdout.flush()
+        # Store, display and API are up: systemd (Type=notify) may now call the unit started.
+        notifier.notify("READY=1", f"STATUS=API on {url}")
+        background.append(asyncio.create_task(notifier.ping_watchdog(), name="systemd-watchdog"))
         stop_waiter = asyncio.create_task(stopping.wait())
         await asyncio.wait({stop_waiter, server_task}, return_when=asyncio.FIRST_COMPLETED)
         stop_waiter.cancel()
     finally:
+        notifier.notify("STOPPING=1")
         server.should_exit = True
         with contextlib.suppress(Exception):
             await server_task
@@ -106,5 +112,6 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         await app.stop()
         sock.close()
         remove_durably(api_url_file(settings.state_dir))
+        notifier.close()
     log.info("kiosk stopped")
     return 0

@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from sync.files import fsync_dir, write_atomic
+
 # espeak-ng 1.51 (Debian 12 / Raspberry Pi OS) turns Hanzi into numbered pinyin under the plain
 # "cmn" voice and then reads the tone numbers in English ("qing three"); the pinyin variant
 # speaks the same text with Mandarin tones.
@@ -65,14 +67,9 @@ def _read_manifest(cache_dir: Path) -> dict[str, object]:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp_file:
-            temp_file.write(data)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    # Durable as well as atomic: after a power cut the manifest must not name clips as rendered
+    # while their files are empty (the voice would then stay silent until someone noticed).
+    write_atomic(target, data, 0o600)
 
 
 def missing_clips(cache_dir: Path, voice: str | None = None, speed: int | None = None,
@@ -109,7 +106,14 @@ def _render(text: str, target: Path, voice: str, speed: int | None, espeak: str)
             detail = result.stderr.decode("utf-8", "replace").strip() or "no audio written"
             raise VoiceError(f"espeak-ng could not render {target.name} with voice {voice!r}: "
                              f"{detail}")
+        # espeak-ng closed the file; make its bytes durable before the rename makes it the clip.
+        fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, target)
+        fsync_dir(target.parent)
     except subprocess.TimeoutExpired as error:
         raise VoiceError(f"espeak-ng took longer than {ESPEAK_TIMEOUT_S:.0f} s for "
                          f"{target.name}") from error

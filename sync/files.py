@@ -29,14 +29,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = SECRET_MODE) -> None:
-    """Replace `path` with `data`: the file is the old one or the new one, never half written."""
+def write_atomic(path: Path, data: bytes, mode: int = SECRET_MODE, owner: tuple[int, int] | None = None) -> None:
+    """Replace `path` with `data`: the file is the old one or the new one, never half written.
+
+    `owner` (uid, gid) is set on the temporary file before the rename, so root writing into the
+    service's folder (`sudo kiosk provision`) never leaves a file the service cannot read, not even
+    after a power cut between two steps."""
     path = Path(path)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     # O_EXCL: never follow or reuse a file someone planted under the temporary name.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         try:
+            if owner is not None:
+                os.fchown(fd, *owner)
             os.fchmod(fd, mode)  # the umask may have taken bits away; the mode is a contract
             view = memoryview(data)
             while view:

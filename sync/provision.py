@@ -99,6 +99,8 @@ def _token_digest(token: str) -> str:
 
 def provision_unit(state_dir: Path, centre_url: str, unit_id: str, token: str,
                    ca_file: Path | None = None, timeout_s: float = 10) -> ProvisionResult:
+    """Enrol and store; when root provisions a state dir that belongs to the service's user, the
+    files written are given to that user (the service runs unprivileged and must read them)."""
     state_dir = Path(state_dir)
     centre_url = check_centre_url(centre_url)
     if not UNIT_ID_PATTERN.match(unit_id):
@@ -140,23 +142,31 @@ def provision_unit(state_dir: Path, centre_url: str, unit_id: str, token: str,
         raise ProvisionError(f"the centre refused the enrolment (HTTP {reply.status}): {detail}")
 
     try:
-        return _store(state_dir, centre_url, unit_id, key, reply.unit_token, ca_bytes)
+        return _store(state_dir, centre_url, unit_id, key, reply.unit_token, ca_bytes, state_dir_owner(state_dir))
     except OSError as error:
         raise ProvisionError(
             f"the centre enrolled the unit, but writing to {state_dir} failed ({error}); the token is "
             "used up: ask the centre for a new one and provision again") from None
 
 
+def state_dir_owner(state_dir: Path) -> tuple[int, int] | None:
+    """(uid, gid) of the state dir when root writes into another user's state dir, else None."""
+    if os.geteuid() != 0:
+        return None
+    info = os.stat(state_dir)
+    return (info.st_uid, info.st_gid) if info.st_uid != 0 else None
+
+
 def _store(state_dir: Path, centre_url: str, unit_id: str, key: Ed25519PrivateKey, unit_token: str,
-           ca_bytes: bytes | None) -> ProvisionResult:
+           ca_bytes: bytes | None, owner: tuple[int, int] | None = None) -> ProvisionResult:
     public_key = public_key_b64(key)
     key_path, token_path, centre_path = (
         paths.unit_key(state_dir), paths.unit_token(state_dir), paths.centre_file(state_dir))
     ca_path = paths.centre_ca(state_dir) if ca_bytes is not None else None
-    write_atomic(key_path, private_key_pem(key), SECRET_MODE)
-    write_atomic(token_path, unit_token.encode("utf-8"), SECRET_MODE)
+    write_atomic(key_path, private_key_pem(key), SECRET_MODE, owner)
+    write_atomic(token_path, unit_token.encode("utf-8"), SECRET_MODE, owner)
     if ca_path is not None:
-        write_atomic(ca_path, ca_bytes, SECRET_MODE)
+        write_atomic(ca_path, ca_bytes, SECRET_MODE, owner)
     record = {
         "format": CENTRE_FILE_FORMAT,
         "centre_url": centre_url,
@@ -166,7 +176,7 @@ def _store(state_dir: Path, centre_url: str, unit_id: str, key: Ed25519PrivateKe
         "ca_file": paths.CENTRE_CA_NAME if ca_path is not None else None,
         "enrolled_at": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-    write_atomic(centre_path, json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8"), SECRET_MODE)
+    write_atomic(centre_path, json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8"), SECRET_MODE, owner)
     if ca_path is None:
         remove_durably(paths.centre_ca(state_dir))  # a CA from an earlier provisioning no longer applies
     log.info("unit %s enrolled at %s", unit_id, centre_url)

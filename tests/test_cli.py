@@ -53,7 +53,8 @@ def test_selftest_sim_passes_and_prints_one_line_per_check(tmp_path):
     result = kiosk("selftest", "--sim", "--state-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     names = [line.split()[1] for line in result.stdout.splitlines() if line.strip()]
-    assert names == ["config", "storage", "display", "font", "keys", "voice"]
+    assert names == ["config", "storage", "display", "font", "keys", "voice", "printer", "clock", "centre",
+                     "disk"]
     report = json.loads(kiosk("selftest", "--sim", "--state-dir", str(tmp_path), "--json").stdout)
     assert report["ok"] is True and {c["name"] for c in report["checks"]} >= {"storage", "font"}
 

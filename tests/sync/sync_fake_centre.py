@@ -157,6 +157,8 @@ class FakeCentre:
         handler.wfile.write(data)
 
     def _route(self, method: str, path: str, headers, body) -> tuple[int, Any, dict]:
+        if method == "GET" and path == "/healthz":  # as the real centre: `kiosk provision` checks it
+            return 200, {"status": "ok"}, {}
         if method == "POST" and path == "/api/v1/enrol":
             return self._enrol(body)
         if method == "POST" and (match := UPLOAD_PATH.match(path)):

@@ -1,0 +1,260 @@
+"""Many units uploading small batches at once to `centre serve` on PostgreSQL: throughput, latency.
+
+Set-up (not timed): a database of its own on the server named by $CENTRE_TEST_PG_URL (created here,
+dropped at the end; `source .ci/postgres.sh` provides one), --units units registered with the
+centre's own Python API (centre.enrolment.add_unit, one transaction) and then enrolled through the
+real `POST /api/v1/enrol`, concurrently, each with its own Ed25519 key. Every batch is built ahead
+of time, hash-chained and head-signed with sync.protocol exactly as a unit does, so the load
+generator only sends.
+
+The load: each unit sends a batch of --batch-events events every --interval seconds (a random
+phase per unit, so the fleet does not fire in step) for --duration seconds, through the real
+upload endpoint over HTTP on 127.0.0.1. A unit waits for the answer before its next batch, as the
+uploader does; at most --concurrency requests are in flight (httpx.AsyncClient, bounded pool).
+Latency is measured from the batch's scheduled time, so time a request waited on the client side
+for a connection counts against the centre, not hidden. Afterwards the centre's fleet view must
+show every unit acknowledged through exactly the events it sent.
+
+Prints requests/s, p50/p90/p99/max latency, errors, and the target (p99 < 100 ms, 0 errors).
+Run: source .ci/postgres.sh && python bench/ingest.py [--units 1000] [--interval 10] [--duration 60]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py, run as a script
+
+from _common import (  # noqa: E402
+    PG_URL_ENV, CentreServer, SignedStream, machine_note, percentile, say, temporary_pg_database,
+)
+
+import httpx  # noqa: E402
+
+from centre.db import Database  # noqa: E402
+from centre.enrolment import add_unit  # noqa: E402
+from centre.migrate import upgrade_to_head  # noqa: E402
+
+ADMIN_TOKEN = "bench-admin-token"
+TARGET_P99_MS = 100.0
+ENROL_CONCURRENCY = 32
+REQUEST_TIMEOUT_S = 30.0
+PROGRESS_EVERY_S = 5.0
+
+
+@dataclass
+class Unit:
+    stream: SignedStream
+    bodies: list[bytes] = field(default_factory=list)  # its batches, in the order they must go
+    sent_events: int = 0
+
+
+@dataclass
+class Tally:
+    latencies_s: list[float] = field(default_factory=list)
+    late_s: list[float] = field(default_factory=list)  # how far behind its schedule a send started
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+def register_units(db_url: str, count: int) -> list[tuple[SignedStream, str]]:
+    """`count` units added in one transaction with the centre's own API; (stream, enrolment token)."""
+    db = Database(db_url)
+    try:
+        upgrade_to_head(db.engine)
+        now = datetime.now(timezone.utc)
+        streams = [SignedStream(f"bench-unit-{n:04d}") for n in range(count)]
+        with db.transaction() as session:
+            tokens = [add_unit(session, s.unit_id, "counter", str(n % 40 + 1), now).token
+                      for n, s in enumerate(streams)]
+        return list(zip(streams, tokens))
+    finally:
+        db.dispose()
+
+
+async def enrol_all(client: httpx.AsyncClient, registered: list[tuple[SignedStream, str]]) -> None:
+    """Every unit through the real enrolment endpoint, a few at a time."""
+    gate = asyncio.Semaphore(ENROL_CONCURRENCY)
+
+    async def enrol(stream: SignedStream, token: str) -> None:
+        async with gate:
+            response = await client.post("/api/v1/enrol", json={
+                "token": token, "unit_id": stream.unit_id, "public_key": stream.public_key})
+        if response.status_code != 201:
+            raise RuntimeError(f"enrolling {stream.unit_id}: HTTP {response.status_code} {response.text}")
+        stream.token = response.json()["unit_token"]
+
+    await asyncio.gather(*(enrol(stream, token) for stream, token in registered))
+
+
+def plan_batches(streams: list[SignedStream], rounds: int, batch_events: int) -> list[Unit]:
+    """Every batch of every unit, chained and signed now, serialised as requests would send it."""
+    units = []
+    for stream in streams:
+        unit = Unit(stream)
+        for _ in range(rounds):
+            unit.bodies.append(json.dumps(stream.batch(batch_events)).encode("utf-8"))
+        unit.sent_events = stream.seq
+        units.append(unit)
+    return units
+
+
+async def run_unit(unit: Unit, client: httpx.AsyncClient, gate: asyncio.Semaphore, start: float,
+                   phase: float, interval: float, tally: Tally) -> None:
+    stream = unit.stream
+    headers = {"Authorization": f"Bearer {stream.token}", "Content-Type": "application/json"}
+    path = f"/api/v1/units/{stream.unit_id}/events"
+    for index, body in enumerate(unit.bodies):
+        scheduled = start + phase + index * interval
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tally.late_s.append(max(0.0, -delay))
+        try:
+            async with gate:
+                response = await client.post(path, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            tally.error(type(error).__name__)
+            return  # a unit whose batch got no answer would resend it: stop this one's schedule
+        tally.latencies_s.append(time.perf_counter() - scheduled)
+        if response.status_code != 200:
+            code = response.json().get("error", {}).get("code", "") if response.content else ""
+            tally.error(f"HTTP {response.status_code} {code}".strip())
+            return
+
+
+async def report_progress(tally: Tally, total: int, start: float) -> None:
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY_S)
+        done = len(tally.latencies_s)
+        elapsed = time.perf_counter() - start
+        recent = tally.latencies_s[-200:]
+        p99 = f", p99 of the last {len(recent)} {1000 * percentile(recent, 0.99):.1f} ms" if recent else ""
+        say(f"  {elapsed:5.0f} s: {done}/{total} requests answered, {tally.error_count} errors{p99}")
+
+
+async def load(centre_url: str, registered: list[tuple[SignedStream, str]], args: argparse.Namespace,
+               rounds: int) -> tuple[Tally, float, list[Unit]]:
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    async with httpx.AsyncClient(base_url=centre_url, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
+        started = time.perf_counter()
+        await enrol_all(client, registered)
+        say(f"  enrolled {len(registered)} units through POST /api/v1/enrol "
+            f"({time.perf_counter() - started:.1f} s)")
+
+        started = time.perf_counter()
+        units = plan_batches([stream for stream, _ in registered], rounds, args.batch_events)
+        total = rounds * len(units)
+        say(f"  built and signed {total} batches of {args.batch_events} events "
+            f"({time.perf_counter() - started:.1f} s)")
+
+        say(f"load: {len(units)} units, a batch every {args.interval:g} s each, for {args.duration:g} s "
+            f"({total} requests, offered {len(units) / args.interval:.0f} requests/s)")
+        tally = Tally()
+        gate = asyncio.Semaphore(args.concurrency)
+        phases = random.Random(4).sample(range(len(units)), len(units))  # spread evenly, not in step
+        start = time.perf_counter() + 0.5
+        progress = asyncio.create_task(report_progress(tally, total, start))
+        try:
+            await asyncio.gather(*(
+                run_unit(unit, client, gate, start, args.interval * phases[n] / len(units),
+                         args.interval, tally)
+                for n, unit in enumerate(units)))
+        finally:
+            progress.cancel()
+        elapsed = time.perf_counter() - start
+    return tally, elapsed, units
+
+
+def check_stored(centre: CentreServer, units: list[Unit], tally: Tally) -> list[str]:
+    """The centre's fleet view must show each unit acknowledged through what it sent (when all of
+    its batches were answered 200)."""
+    if tally.error_count:
+        return []  # the errors are the finding; acked_through would differ by design
+    acked = {u["unit_id"]: u["acked_through"] for u in centre.admin_get("/api/v1/units")["units"]}
+    return [f"{u.stream.unit_id}: acked_through {acked.get(u.stream.unit_id)}, sent {u.sent_events}"
+            for u in units if acked.get(u.stream.unit_id) != u.sent_events]
+
+
+def run(args: argparse.Namespace, pg_url: str, folder: Path) -> int:
+    rounds = max(1, int(args.duration // args.interval))
+    if rounds * args.units > args.max_requests:
+        raise SystemExit(f"{rounds * args.units} requests planned, more than --max-requests "
+                         f"{args.max_requests}: shorten --duration or lengthen --interval")
+    say(f"ingest benchmark: {machine_note()}")
+    say("  the load generator, the centre and PostgreSQL all share those CPUs")
+    extra = ("--workers", str(args.workers)) if args.workers else ()
+    with temporary_pg_database(pg_url, "centre_bench") as db_url:
+        say("set-up: a database of its own, units registered via centre.enrolment.add_unit")
+        started = time.perf_counter()
+        registered = register_units(db_url, args.units)
+        say(f"  registered {args.units} units ({time.perf_counter() - started:.1f} s)")
+        with CentreServer(db_url, folder / "centre.log", admin_token=ADMIN_TOKEN,
+                          extra_args=extra) as centre:
+            say(f"  centre serve on {centre.url} (PostgreSQL{', ' + ' '.join(extra) if extra else ''})")
+            cpu_before = centre.cpu_seconds()
+            tally, elapsed, units = asyncio.run(load(centre.url, registered, args, rounds))
+            centre_cpu_s = centre.cpu_seconds() - cpu_before
+            wrong = check_stored(centre, units, tally)
+    say("  the benchmark's database is dropped")
+
+    answered = len(tally.latencies_s)
+    lat_ms = [1000 * s for s in tally.latencies_s] or [float("nan")]
+    p50, p90, p99 = (percentile(lat_ms, f) for f in (0.50, 0.90, 0.99))
+    late_p99 = 1000 * percentile(tally.late_s, 0.99) if tally.late_s else 0.0
+    say("")
+    say(f"requests: {answered} answered in {elapsed:.1f} s = {answered / elapsed:.1f} requests/s "
+        f"({args.units} units, {args.batch_events} events per batch, every {args.interval:g} s)")
+    say(f"latency (from the scheduled send): p50 {p50:.1f} ms  p90 {p90:.1f} ms  p99 {p99:.1f} ms  "
+        f"max {max(lat_ms):.1f} ms;  sends started late by up to {late_p99:.1f} ms (p99)")
+    say(f"centre CPU: {1000 * centre_cpu_s / max(1, answered + args.units):.2f} ms per request "
+        f"(its processes' user+system time over the enrolments and uploads; PostgreSQL's not counted)")
+    say(f"errors: {tally.error_count}" + (f" {tally.errors}" if tally.errors else ""))
+    if wrong:
+        say(f"WRONG: {len(wrong)} units not acknowledged through what they sent, e.g. {wrong[:3]}")
+    met = p99 < TARGET_P99_MS and tally.error_count == 0 and not wrong
+    say(f"target: p99 < {TARGET_P99_MS:.0f} ms with 0 errors: {'met' if met else 'MISSED'}")
+    return 0 if not wrong else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--units", type=int, default=1000, help="simulated units (default 1000)")
+    parser.add_argument("--interval", type=float, default=10.0,
+                        help="seconds between one unit's batches (default 10; smaller compresses the schedule)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
+    parser.add_argument("--batch-events", type=int, default=3, help="events per batch (default 3)")
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="most requests in flight at once (default 64)")
+    parser.add_argument("--max-requests", type=int, default=50_000,
+                        help="refuse to plan more requests than this (default 50000)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="pass --workers N to `centre serve` (default: its own default)")
+    parser.add_argument("--pg-url", default=os.environ.get(PG_URL_ENV),
+                        help=f"PostgreSQL server URL, a role that may create databases (default ${PG_URL_ENV})")
+    args = parser.parse_args()
+    if not args.pg_url:
+        parser.error(f"no PostgreSQL: set {PG_URL_ENV} (as root: source .ci/postgres.sh) or give --pg-url")
+    if min(args.units, args.batch_events, args.concurrency) < 1 or args.interval <= 0 or args.duration <= 0:
+        parser.error("--units, --batch-events and --concurrency must be at least 1; times positive")
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+        return run(args, args.pg_url, Path(folder))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Admin endpoints for the 差评 ledger, appeals and the holiday calendar. Reading the ledger syncs
+it first, so a 差评 uploaded a moment ago is already there."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from centre.bodies import decode_json, parse_body
+from centre.errors import ApiError
+from centre.holidays import CalendarError, calendar_listing, parse_calendar, store_calendar
+from centre.ledger import (
+    LedgerError, close, ledger_entry, ledger_listing, record_callback, rectify, sync_ledger,
+)
+from centre.ledger_appeals import review_appeal, submit_appeal
+from centre.months import centre_time_zone
+from centre.routes_admin import admin_only
+from centre.routes_reports import month_of
+from centre.web import in_transaction, utcnow
+
+router = APIRouter(dependencies=[Depends(admin_only)])
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class NoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: Note
+    by: Name
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: Name
+    note: Note | None = None
+
+
+class AppealBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence: Note
+    by: Name
+
+
+class ReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["upheld", "rejected"]
+    by: Name
+    note: Note | None = None
+
+
+async def in_ledger(request: Request, work) -> Any:
+    """`work(session)` in a transaction, with the ledger's refusals as API errors."""
+    def guarded(session):
+        try:
+            return work(session)
+        except (LedgerError, CalendarError) as exc:
+            status, code = (exc.status, exc.code) if isinstance(exc, LedgerError) else (422, "invalid")
+            raise ApiError(status, code, str(exc)) from exc
+
+    return await in_transaction(request, guarded)
+
+
+@router.get("/api/v1/ledger")
+async def list_ledger(request: Request,
+                      status: Literal["open", "rectified", "overdue", "closed"] | None = Query(None),
+                      month: str | None = Query(None, max_length=7)) -> dict:
+    bounds = None if month is None else month_of(month).utc_bounds(centre_time_zone())
+    now = utcnow()
+
+    def work(session):
+        sync_ledger(session, now)
+        return ledger_listing(session, now, status=status, month_bounds=bounds)
+
+    return {"entries": await in_ledger(request, work)}
+
+
+@router.get("/api/v1/ledger/{entry_id}")
+async def get_ledger_entry(request: Request, entry_id: int) -> dict:
+    return await in_ledger(request, lambda session: ledger_entry(session, entry_id, utcnow()))
+
+
+@router.post("/api/v1/ledger/{entry_id}/rectify")
+async def post_rectify(request: Request, entry_id: int) -> dict:
+    body = parse_body(NoteBody, await request.body())
+    now = utcnow()
+
+    def work(session):
+        rectify(session, entry_id, body.note, body.by, now)
+        return ledger_entry(session, entry_id, now)
+
+    return await in_ledger(request, work)
+
+
+@router.post("/api/v1/ledger/{entry_id}/callback")
+async def post_callback(request: Request, entry_id: int) -> dict:
+    body = parse_body(NoteBody, await request.body())
+    now = utcnow()
+
+    def work(session):
+        record_callback(session, entry_id, body.note, body.by, now)
+        return ledger_entry(session, entry_id, now)
+
+    return await in_ledger(request, work)
+
+
+@router.post("/api/v1/ledger/{entry_id}/close")
+async def post_close(request: Request, entry_id: int) -> dict:
+    body = parse_body(CloseBody, await request.body())
+    now = utcnow()
+
+    def work(session):
+        close(session, entry_id, body.by, now, body.note)
+        return ledger_entry(session, entry_id, now)
+
+    return await in_ledger(request, work)
+
+
+@router.post("/api/v1/ledger/{entry_id}/appeals", status_code=201)
+async def post_appeal(request: Request, entry_id: int) -> dict:
+    body = parse_body(AppealBody, await request.body())
+    now = utcnow()
+
+    def work(session):
+        appeal = submit_appeal(session, entry_id, body.evidence, body.by, now)
+        return {"appeal_id": appeal.id, "entry": ledger_entry(session, entry_id, now)}
+
+    return await in_ledger(request, work)
+
+
+@router.post("/api/v1/appeals/{appeal_id}/review")
+async def post_review(request: Request, appeal_id: int) -> dict:
+    body = parse_body(ReviewBody, await request.body())
+    now = utcnow()
+
+    def work(session):
+        appeal = review_appeal(session, appeal_id, body.decision, body.by, now, body.note)
+        return ledger_entry(session, appeal.entry_id, now)
+
+    return await in_ledger(request, work)
+
+
+@router.get("/api/v1/holidays")
+async def get_holidays(request: Request) -> dict:
+    return {"days": await in_transaction(request, calendar_listing)}
+
+
+@router.put("/api/v1/holidays")
+async def put_holidays(request: Request) -> dict:
+    data = decode_json(await request.body())
+    now = utcnow()
+
+    def work(session):
+        store_calendar(session, parse_calendar(data), now)
+        return calendar_listing(session)
+
+    return {"days": await in_ledger(request, work)}
