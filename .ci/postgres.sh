@@ -25,7 +25,7 @@ _centre_pg_setup() (
 
     cluster=$(pg_lsclusters --no-header | awk 'NR == 1 {print $1, $2}')
     if [ -z "$cluster" ]; then
-        version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+        version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
         log "creating cluster $version/main"
         pg_createcluster "$version" main >&2
         cluster="$version main"
@@ -52,6 +52,7 @@ _centre_pg_setup() (
 SELECT format('CREATE ROLE %I', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
 SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L', :'role', :'password') \gexec
+SELECT format('GRANT pg_signal_backend TO %I', :'role') \gexec
 SQL
 
     # psycopg takes the password percent-encoded in a URL.
@@ -69,5 +70,6 @@ if CENTRE_TEST_PG_URL=$(_centre_pg_setup); then
 else
     echo "postgres.sh: could not set up PostgreSQL" >&2
     # `return` when sourced, `exit` when run.
+    # shellcheck disable=SC2317  # reached when run as a program rather than sourced
     return 1 2>/dev/null || exit 1
 fi

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from centre.bodies import decode_json, parse_body
@@ -20,6 +20,9 @@ from centre.routes_reports import month_of
 from centre.web import in_transaction, utcnow
 
 router = APIRouter(dependencies=[Depends(admin_only)])
+
+# Bounded so that no id reaches the database as a number its BIGINT cannot hold.
+RowId = Annotated[int, Path(ge=1, le=2**62)]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -77,12 +80,12 @@ async def list_ledger(request: Request,
 
 
 @router.get("/api/v1/ledger/{entry_id}")
-async def get_ledger_entry(request: Request, entry_id: int) -> dict:
+async def get_ledger_entry(request: Request, entry_id: RowId) -> dict:
     return await in_ledger(request, lambda session: ledger_entry(session, entry_id, utcnow()))
 
 
 @router.post("/api/v1/ledger/{entry_id}/rectify")
-async def post_rectify(request: Request, entry_id: int) -> dict:
+async def post_rectify(request: Request, entry_id: RowId) -> dict:
     body = parse_body(NoteBody, await request.body())
     now = utcnow()
 
@@ -94,7 +97,7 @@ async def post_rectify(request: Request, entry_id: int) -> dict:
 
 
 @router.post("/api/v1/ledger/{entry_id}/callback")
-async def post_callback(request: Request, entry_id: int) -> dict:
+async def post_callback(request: Request, entry_id: RowId) -> dict:
     body = parse_body(NoteBody, await request.body())
     now = utcnow()
 
@@ -106,7 +109,7 @@ async def post_callback(request: Request, entry_id: int) -> dict:
 
 
 @router.post("/api/v1/ledger/{entry_id}/close")
-async def post_close(request: Request, entry_id: int) -> dict:
+async def post_close(request: Request, entry_id: RowId) -> dict:
     body = parse_body(CloseBody, await request.body())
     now = utcnow()
 
@@ -118,7 +121,7 @@ async def post_close(request: Request, entry_id: int) -> dict:
 
 
 @router.post("/api/v1/ledger/{entry_id}/appeals", status_code=201)
-async def post_appeal(request: Request, entry_id: int) -> dict:
+async def post_appeal(request: Request, entry_id: RowId) -> dict:
     body = parse_body(AppealBody, await request.body())
     now = utcnow()
 
@@ -130,7 +133,7 @@ async def post_appeal(request: Request, entry_id: int) -> dict:
 
 
 @router.post("/api/v1/appeals/{appeal_id}/review")
-async def post_review(request: Request, appeal_id: int) -> dict:
+async def post_review(request: Request, appeal_id: RowId) -> dict:
     body = parse_body(ReviewBody, await request.body())
     now = utcnow()
 

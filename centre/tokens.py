@@ -9,7 +9,9 @@ TOKEN_BYTES = 32  # 256 bits: a sha256 of it needs no salt or slow hash to be sa
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    # Hex, not urlsafe base64: a token that starts with "-" reads as an option on a command line
+    # (`kiosk provision --token -x…`), and technicians type these.
+    return secrets.token_hex(TOKEN_BYTES)
 
 
 def token_digest(token: str) -> str:

@@ -44,8 +44,12 @@ class EventWriter:
                 if session.get(Unit, unit_id) is None:
                     session.add(Unit(unit_id=unit_id, role="counter", created_at=now))
                     session.flush()
-                session.add(Stream(stream_id=stream_id, unit_id=unit_id, acked_through=seq, head_hash="",
-                                   first_seen=now, last_seen=now))
+                stream = session.get(Stream, stream_id)
+                if stream is None:  # a second store() of the same writer carries on its streams
+                    session.add(Stream(stream_id=stream_id, unit_id=unit_id, acked_through=seq,
+                                       head_hash="", first_seen=now, last_seen=now))
+                else:
+                    stream.acked_through = seq
             session.flush()
             session.execute(Event.__table__.insert(), self.rows)
         self.rows = []

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from centre.cli import main
-from centre.migrate import head_revision
 from centre.db import Database, resolve_db_url
+from centre.migrate import head_revision
 from centre.models import BundleVersion, EnrolmentToken, Unit
 from centre.tokens import token_digest
 

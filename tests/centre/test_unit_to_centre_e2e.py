@@ -49,7 +49,7 @@ def test_backlog_recorded_offline_drains_exactly_once(db_url, tmp_path):
     token = add_unit(db_url, "sim-unit", role="both", counter="1")
     with CentreProcess(db_url, ADMIN) as centre:
         provisioned = kiosk("provision", "--sim", "--state-dir", str(state), "--centre", centre.url,
-                            "--unit-id", "sim-unit", "--token", token)
+                            "--unit-id", "sim-unit", f"--token={token}")
         assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
     # The centre is down from here on.
     unit = SimUnit(state).start()
