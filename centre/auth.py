@@ -1,7 +1,9 @@
 """Who is calling: a unit (its bearer token) or an admin (the centre's admin token)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import NamedTuple
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from centre.errors import ApiError
@@ -19,20 +21,31 @@ def _unit_by_token_digest(session: Session, digest: str) -> Unit | None:
     return session.scalars(select(Unit).where(Unit.token_hash == digest)).one_or_none()
 
 
-def authenticate_unit(session: Session, unit_id: str, authorization: str | None) -> Unit:
+class AuthenticatedUnit(NamedTuple):
+    unit_id: str
+    public_key: str  # standard base64 of the raw Ed25519 key
+
+
+# Every upload runs this: a Core select of the columns it needs, not an ORM load of the whole row.
+_units = Unit.__table__
+_UNIT_CREDENTIALS = select(_units.c.unit_id, _units.c.public_key, _units.c.token_hash,
+                           _units.c.revoked_at).where(_units.c.unit_id == bindparam("unit_id"))
+
+
+def authenticate_unit(session: Session, unit_id: str, authorization: str | None) -> AuthenticatedUnit:
     """The unit named in the path, if the token is its own (PROTOCOL's check 1, in its order)."""
     token = bearer_token(authorization)
     if token is None:
         raise _unauthorized("a unit token is required (Authorization: Bearer …)")
     digest = token_digest(token)
-    unit = session.get(Unit, unit_id)
+    unit = session.execute(_UNIT_CREDENTIALS, {"unit_id": unit_id}).first()
     if unit is None or unit.token_hash is None or not same_secret(unit.token_hash, digest):
         if _unit_by_token_digest(session, digest) is not None:
             raise ApiError(403, "forbidden", "this token belongs to another unit")
         raise _unauthorized("unknown or wrong unit token")
     if unit.revoked_at is not None:
         raise ApiError(403, "revoked", f"unit {unit_id} has been revoked")
-    return unit
+    return AuthenticatedUnit(unit.unit_id, unit.public_key)
 
 
 def authenticate_any_unit(session: Session, authorization: str | None) -> Unit:

@@ -21,7 +21,11 @@ DEFAULT_CALLBACKS = 8
 
 
 class CallbackError(ValueError):
-    """A draw or result that cannot be recorded."""
+    """A draw or result that cannot be recorded; `code` is the API's error code."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def draw_sample(transaction_ids: list[str], seed: str, count: int) -> list[str]:
@@ -60,11 +64,14 @@ def draw_callbacks(session: Session, month: Month, drawn_by: str, now: datetime,
     if not drawn_by.strip() or len(drawn_by) > 64:
         raise CallbackError("say who draws the list (1-64 characters)")
     if session.get(CallbackDraw, str(month)) is not None:
-        raise CallbackError(f"the callback list of {month} has been drawn already")
+        raise CallbackError(f"the callback list of {month} has been drawn already", "already_drawn")
     seed = seed or secrets.token_hex(8)
     if len(seed) > 64:
         raise CallbackError("a seed is at most 64 characters")
     transactions = _month_transactions(session, month, zone_name)
+    if not transactions:
+        # A draw is final, so an empty one would leave the month without a list for good.
+        raise CallbackError(f"{month} has no completed transactions to draw from yet", "nothing_to_draw")
     session.add(CallbackDraw(month=str(month), seed=seed, requested=count, candidates=len(transactions),
                              drawn_by=drawn_by, drawn_at=now))
     session.flush()
@@ -85,7 +92,8 @@ def record_callback_result(session: Session, month: Month, transaction_id: str, 
                                                         CallbackEntry.transaction_id == transaction_id)
                             ).one_or_none()
     if entry is None:
-        raise CallbackError(f"transaction {transaction_id} is not on the callback list of {month}")
+        raise CallbackError(f"transaction {transaction_id} is not on the callback list of {month}",
+                            "not_on_list")
     entry.result, entry.result_by, entry.result_at = result, recorded_by, now
     session.flush()
     return _entry(entry)

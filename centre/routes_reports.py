@@ -119,7 +119,7 @@ async def post_callback_draw(request: Request, month: MonthText) -> dict:
         try:
             return draw_callbacks(session, parsed, body.drawn_by, now, count=body.count, seed=body.seed)
         except CallbackError as exc:
-            raise ApiError(409, "already_drawn", str(exc)) from exc
+            raise ApiError(409 if exc.code != "invalid" else 422, exc.code, str(exc)) from exc
 
     return await in_transaction(request, work)
 
@@ -134,6 +134,6 @@ async def put_callback_result(request: Request, month: MonthText,
         try:
             return record_callback_result(session, parsed, transaction_id, body.result, body.recorded_by, now)
         except CallbackError as exc:
-            raise ApiError(404, "not_on_list", str(exc)) from exc
+            raise ApiError(404 if exc.code == "not_on_list" else 422, exc.code, str(exc)) from exc
 
     return await in_transaction(request, work)

@@ -224,6 +224,8 @@ def test_callback_list_is_drawn_once_from_the_month_and_repeatable(hall):
     assert chosen == random.Random("hall-2026-11").sample(sorted(set(november.transactions)), 7)
     again = centre.client.post("/api/v1/callbacks/2026-11/draw", headers=admin, json={"drawn_by": "李四"})
     assert again.status_code == 409
+    empty = centre.client.post("/api/v1/callbacks/2027-01/draw", headers=admin, json={"drawn_by": "王科长"})
+    assert empty.status_code == 409 and empty.json()["error"]["code"] == "nothing_to_draw"
     for count in (4, 11):
         refused = centre.client.post("/api/v1/callbacks/2026-12/draw", headers=admin,
                                      json={"drawn_by": "王科长", "count": count})
