@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from centre.bodies import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from centre.db import Database
 from centre.errors import install_error_handlers
 from centre.migrate import upgrade_to_head
 from centre.routes_admin import router as admin_router
+from centre.routes_dashboard import root_router as dashboard_root_router
+from centre.routes_dashboard import router as dashboard_router
+from centre.routes_dashboard_ledger import router as dashboard_ledger_router
 from centre.routes_ledger import router as ledger_router
 from centre.routes_reports import router as reports_router
 from centre.routes_units import router as units_router
@@ -48,4 +53,9 @@ def create_app(db_url: str, admin_token: str | None = None, *,
     app.include_router(admin_router)
     app.include_router(reports_router)
     app.include_router(ledger_router)
+    app.include_router(dashboard_root_router)
+    app.include_router(dashboard_router)
+    app.include_router(dashboard_ledger_router)
+    # The dashboard's CSS and Chart.js, served from the package: the pages need no internet.
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -1,5 +1,5 @@
 """The `centre` command: `centre serve | unit add/list/revoke | bundle load | migrate | report |
-supervision | callbacks | ledger | holidays`.
+supervision | callbacks | ledger | holidays | user`.
 
 Each subcommand lives in a module of centre/commands that registers its parser; adding one (for
 example `report`) means adding a module there and naming it in COMMAND_MODULES.
@@ -12,12 +12,12 @@ from typing import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from centre.commands import bundle, callbacks, ledger, migrate, report, serve, supervision, unit
+from centre.commands import bundle, callbacks, ledger, migrate, report, serve, supervision, unit, user
 from centre.commands.common import CommandError
 from centre.db import DatabaseUrlError
 from centre.months import MonthError
 
-COMMAND_MODULES = (serve, unit, bundle, migrate, report, supervision, callbacks, ledger)
+COMMAND_MODULES = (serve, unit, bundle, migrate, report, supervision, callbacks, ledger, user)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,32 +37,40 @@ class UploadResult:
 
 def receive_upload(db: Database, unit_id: str, authorization: str | None, body: bytes,
                    received_at: datetime) -> UploadResult:
-    with db.transaction() as session:
-        public_key = authenticate_unit(session, unit_id, authorization).public_key
-    stream_id, carries_events = None, False
-    try:
-        text = decode_text(body)
-        data = decode_json(text)
-        stream_id = claimed_stream_id(data)
-        carries_events = isinstance(data, dict) and bool(data.get("events"))
-        batch = parse_batch(text, data)
-        verify_batch(batch, public_key)
-        with db.transaction() as session:
-            return _store(session, unit_id, batch, received_at)
-    except ApiError as refusal:
-        log.warning("unit %s stream %s: refused %s: %s", unit_id, stream_id, refusal.code,
-                    refusal.message)
-        if refusal.code in STREAM_STOPPING_CODES and carries_events:
-            with db.transaction() as session:
-                _record_stop(session, unit_id, stream_id, refusal, received_at)
-        raise
+    # One connection for the whole upload; the checks that need no database (the body's shape,
+    # hashes, signature) run between its two transactions, so no lock is held while they do.
+    with db.connection() as connection:
+        with db.transaction(connection) as session:
+            public_key = authenticate_unit(session, unit_id, authorization).public_key
+        stream_id, carries_events = None, False
+        try:
+            text = decode_text(body)
+            data = decode_json(text)
+            stream_id = claimed_stream_id(data)
+            carries_events = isinstance(data, dict) and bool(data.get("events"))
+            batch = parse_batch(text, data)
+            verify_batch(batch, public_key)
+            with db.transaction(connection) as session:
+                return _store(session, unit_id, batch, received_at)
+        except ApiError as refusal:
+            log.warning("unit %s stream %s: refused %s: %s", unit_id, stream_id, refusal.code,
+                        refusal.message)
+            if refusal.code in STREAM_STOPPING_CODES and carries_events:
+                with db.transaction(connection) as session:
+                    _record_stop(session, unit_id, stream_id, refusal, received_at)
+            raise
 
 
 # Core statements, not ORM objects: an upload reads one row and updates two, and the ORM's
 # identity map and unit of work cost more CPU than the SQL itself for a small batch.
 _STREAMS, _UNITS, _EVENTS = Stream.__table__, Unit.__table__, Event.__table__
-_LOCK_STREAM = (select(_STREAMS.c.unit_id, _STREAMS.c.acked_through, _STREAMS.c.head_hash)
-                .where(_STREAMS.c.stream_id == bindparam("stream_id")).with_for_update())
+_READ_STREAM = (select(_STREAMS.c.unit_id, _STREAMS.c.acked_through, _STREAMS.c.head_hash)
+                .where(_STREAMS.c.stream_id == bindparam("stream_id")))
+_LOCK_STREAM = _READ_STREAM.with_for_update()
+# Built once: the SET clause comes from the keys of the parameters, so each upload only binds values
+# (a statement built with .values() per call costs more in SQLAlchemy than the update itself).
+_UPDATE_STREAM = _STREAMS.update().where(_STREAMS.c.stream_id == bindparam("key_stream_id"))
+_UPDATE_UNIT = _UNITS.update().where(_UNITS.c.unit_id == bindparam("key_unit_id"))
 
 
 def _lock_stream(session: Session, unit_id: str, stream_id: str, now: datetime) -> tuple[Row, bool]:
@@ -121,13 +129,12 @@ def _store(session: Session, unit_id: str, batch: IncomingBatch, now: datetime) 
         session.execute(_EVENTS.insert(), event_rows(unit_id, batch, now, skip=new_events))
         acked = fresh[-1]["seq"]
         stream_changes.update(acked_through=acked, head_hash=fresh[-1]["hash"])
-    session.execute(_STREAMS.update().where(_STREAMS.c.stream_id == batch.stream_id)
-                    .values(**stream_changes))
+    session.execute(_UPDATE_STREAM, {"key_stream_id": batch.stream_id, **stream_changes})
     unit_changes = {"current_stream_id": batch.stream_id, **_health_columns(batch, now)}
     if created:
         # A new stream (the unit's database was made afresh) supersedes the refusal of an old one.
         unit_changes.update(stream_stopped_reason=None, stream_stopped_at=None)
-    session.execute(_UNITS.update().where(_UNITS.c.unit_id == unit_id).values(**unit_changes))
+    session.execute(_UPDATE_UNIT, {"key_unit_id": unit_id, **unit_changes})
     return UploadResult(acked_through=acked, stored=len(fresh), duplicates=len(held))
 
 
@@ -146,12 +153,10 @@ def event_rows(unit_id: str, batch: IncomingBatch, received_at: datetime, skip: 
 def _heartbeat(session: Session, unit_id: str, batch: IncomingBatch, now: datetime) -> UploadResult:
     """Health only. A heartbeat is not signed, so it neither makes a stream nor changes which one
     is current: those follow signed batches alone."""
-    stream = session.execute(select(_STREAMS.c.unit_id, _STREAMS.c.acked_through)
-                             .where(_STREAMS.c.stream_id == batch.stream_id)).first()
+    stream = session.execute(_READ_STREAM, {"stream_id": batch.stream_id}).first()
     if stream is not None and stream.unit_id != unit_id:
         raise ApiError(403, "forbidden", f"stream {batch.stream_id} belongs to another unit")
-    session.execute(_UNITS.update().where(_UNITS.c.unit_id == unit_id)
-                    .values(**_health_columns(batch, now)))
+    session.execute(_UPDATE_UNIT, {"key_unit_id": unit_id, **_health_columns(batch, now)})
     return UploadResult(acked_through=stream.acked_through if stream is not None else 0, stored=0,
                         duplicates=0)
 

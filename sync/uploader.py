@@ -100,6 +100,49 @@ class DrainResult:
                 "backlog": self.backlog, "error": self.error}
 
 
+class _NextBatch:
+    """The batch after the one being uploaded, read from the store while the centre handles that
+    one. Reading and decoding 500 events is about a tenth of a batch's round trip on a PC (more on
+    a Pi's CPU and SD card); done meanwhile, it no longer adds to the drain's time.
+
+    The read is used only if the next batch starts where it was read from (the centre acknowledged
+    the whole batch); after a partial acknowledgement or a gap it is dropped and read afresh, so
+    what is sent never depends on the guess. Reading never changes the store."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._after: int | None = None
+        self._task: asyncio.Future[list[dict[str, Any]]] | None = None
+
+    def read_ahead(self, after: int) -> None:
+        self.drop()
+        self._after = after
+        self._task = asyncio.ensure_future(self._store.read(after, MAX_BATCH))
+
+    async def take(self, after: int) -> list[dict[str, Any]]:
+        """The events with seq > after (up to a batch), read ahead if that read is the one."""
+        task, read_after = self._task, self._after
+        self._task = self._after = None
+        if task is not None:
+            if read_after == after:
+                return await task
+            self._discard(task)
+        return await self._store.read(after, MAX_BATCH)
+
+    def drop(self) -> None:
+        if self._task is not None:
+            self._discard(self._task)
+        self._task = self._after = None
+
+    @staticmethod
+    def _discard(task: asyncio.Future) -> None:
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # retrieved, so asyncio does not log it as never retrieved
+        else:
+            task.cancel()
+
+
 def disk_free_mb(path) -> int | None:
     try:
         return shutil.disk_usage(path).free // (1024 * 1024)
@@ -251,17 +294,27 @@ class Uploader:
 
     async def _send_backlog(self, counts: dict[str, int],
                             progress: Callable[[int, int], None] | None) -> DrainResult:
+        next_batch = _NextBatch(self._store)
+        try:
+            return await self._send_batches(counts, progress, next_batch)
+        finally:
+            next_batch.drop()
+
+    async def _send_batches(self, counts: dict[str, int], progress: Callable[[int, int], None] | None,
+                            next_batch: _NextBatch) -> DrainResult:
         store = self._store
         if progress:
             progress(0, store.backlog)
         while store.backlog > 0:
             after = store.acked_through
-            events = await store.read(after, MAX_BATCH)
+            events = await next_batch.take(after)
             if not events or events[0]["seq"] != after + 1:
                 message = f"events from seq {after + 1} are no longer in the local store"
                 await self._stop_stream(EVENTS_PRUNED, message, after + 1)
                 return self._result(EVENTS_PRUNED, counts, message)
             first, last = events[0]["seq"], events[-1]["seq"]
+            if store.head.seq > last:
+                next_batch.read_ahead(last)
             reply = await self._upload(events)
 
             if reply.outcome is Outcome.OK:

@@ -40,7 +40,7 @@ STAFF_ID = "1001"
 # A storm lasts a random time in this range before the kill lands (the kill may come while a
 # request is in flight, while a batch is being uploaded, or while the acknowledgement is written).
 STORM_S = (0.15, 0.9)
-# How often the centre is killed mid-upload (every n-th cycle, at a random moment of that cycle).
+# By default the centre is killed mid-upload every n-th cycle, at a random moment of that cycle.
 CENTRE_KILL_EVERY = 12
 # Every n-th cycle the unit is also killed once while it starts (opening the store, replaying,
 # recording unit.started), before its API answers; START_KILL_S is when that kill lands.
@@ -113,7 +113,9 @@ class Storm:
         try:
             answer = requests.post(unit.url + path, json=body if body is not None else {},
                                    headers=unit.headers, timeout=ACTION_TIMEOUT_S)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            # No answer, or its body cut short: the caller never learnt the outcome, so nothing
+            # was acknowledged (the event may or may not be committed; both are fine).
             self.ack.actions_cut += 1
             raise _Cut from None
         if answer.status_code == 200:
@@ -240,7 +242,8 @@ class CrashSummary:
                 "events at centre": self.centre_events, "lost": self.lost, "duplicated": self.duplicated}
 
 
-def run_crash_storm(db_url: str, work_dir: Path, cycles: int, seed: int,
+def run_crash_storm(db_url: str, work_dir: Path, cycles: int, seed: int, *,
+                    centre_kill_every: int = CENTRE_KILL_EVERY,
                     log: Callable[[str], None] = print) -> CrashSummary:
     """The whole storm against a centre on `db_url`; raises AssertionError on any lost, doubled,
     altered or unacknowledged event, with the seed in the message."""
@@ -269,7 +272,7 @@ def run_crash_storm(db_url: str, work_dir: Path, cycles: int, seed: int,
             # The kill lands at a random moment, independent of what the storm is doing.
             killer = threading.Timer(storm_s, unit.kill)
             centre_restarter = None
-            if cycle % CENTRE_KILL_EVERY == 0:
+            if cycle % centre_kill_every == 0:
                 holder: dict[str, CentreProcess] = {}
 
                 def kill_and_restart_centre(old=centre, holder=holder) -> None:

@@ -113,11 +113,16 @@ def check_chain(events: list[dict[str, Any]], where: str) -> None:
     seqs = [event["seq"] for event in events]
     if seqs != list(range(1, len(events) + 1)):
         missing = sorted(set(range(1, max(seqs) + 1)) - set(seqs))[:10]
-        raise AssertionError(f"{where}: seq not gap-free (first missing: {missing}, count {len(seqs)})")
+        raise AssertionError(f"{where}: seq is not 1..{len(seqs)} in order without gaps "
+                             f"(missing: {missing}, first out of place: {first_out_of_place(seqs)})")
     try:
         verify_chain(events, events[0]["stream_id"])
     except ChainError as broken:
         raise AssertionError(f"{where}: hash chain broken: {broken}") from None
+
+
+def first_out_of_place(seqs: list[int]) -> int | None:
+    return next((seq for position, seq in enumerate(seqs, start=1) if seq != position), None)
 
 
 def compare_exactly_once(unit_events: list[dict[str, Any]], held: list[dict[str, Any]]) -> dict[str, int]:

@@ -13,7 +13,7 @@ RESULTS_ENV = "FAULT_RESULTS"
 
 
 def record(test: str, size: str, figures: dict[str, Any]) -> None:
-    """`test` is the pytest node name (e.g. "test_crash_storm[sqlite]"), `size` what was run."""
+    """`test` is the pytest node id (request.node.nodeid), `size` what was run."""
     path = os.environ.get(RESULTS_ENV)
     if not path:
         return

@@ -63,6 +63,9 @@ class FakeCentre:
     health: list[dict] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     refuse_uploads: list[tuple[int, dict]] = field(default_factory=list)  # answered first, in order
+    # The next batches (one entry each) are stored only up to this many new events and
+    # acknowledged that far: a centre may acknowledge less than it was sent.
+    partial_acks: list[int] = field(default_factory=list)
     bundle: dict = field(default_factory=dict)
     bundle_etag: str = '"b1"'
     photos: dict[str, bytes] = field(default_factory=dict)           # staff id -> image
@@ -243,6 +246,8 @@ class FakeCentre:
             if new[0]["prev_hash"] != (held[-1]["hash"] if held else ""):
                 self.stopped_streams[stream_id] = "conflict"
                 return _error(409, "conflict", "chain")
+            if self.partial_acks:
+                new = new[:self.partial_acks.pop(0)]
         held.extend(new)
         return 200, {"acked_through": len(held), "stored": len(new), "duplicates": duplicates}, {}
 

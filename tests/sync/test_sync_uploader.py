@@ -168,6 +168,34 @@ def test_gap_resends_from_the_expected_seq(centre, provisioning, state_dir):
     assert centre.batches()[2].body["events"][0]["seq"] == 5
 
 
+def test_a_batch_read_ahead_is_used_only_where_the_centre_acknowledged_up_to(centre, provisioning, state_dir):
+    """The uploader reads the next batch while the centre handles one. A partial acknowledgement
+    or a gap moves the start elsewhere: then that read is dropped and every batch still starts
+    right after what the centre holds, in order, nothing skipped or sent twice."""
+    async def scenario():
+        store = await store_with(paths.events_db(state_dir), 3 * MAX_BATCH)
+        uploader = fast_uploader(store, provisioning)
+        try:
+            centre.partial_acks.append(MAX_BATCH - 50)  # the first batch is taken only in part
+            first = await uploader.drain_once()
+            centre.forget_after(store.stream_id, 100)  # restored from an older backup
+            await append_events(store, 2 * MAX_BATCH, start=3 * MAX_BATCH)
+            second = await uploader.drain_once()
+            return first, second, await store.read(0, 10 * MAX_BATCH), store.stream_id
+        finally:
+            uploader.close()
+            await store.close()
+
+    first, second, local, stream_id = run_async(scenario())
+    assert first.ok and first.acked_through == 3 * MAX_BATCH
+    assert second.ok and second.acked_through == 5 * MAX_BATCH and second.backlog == 0
+    assert centre.stored(stream_id) == local
+    starts = [(b.status, b.body["events"][0]["seq"]) for b in centre.batches()]
+    assert starts == [(200, 1), (200, 451), (200, 951), (200, 1451),  # 450 taken of the first
+                      (409, 1501),  # the centre holds only 100 now: the batch read ahead is dropped
+                      (200, 101), (200, 601), (200, 1101), (200, 1601), (200, 2101)]
+
+
 def test_gap_for_events_pruned_here_stops_the_stream(centre, provisioning, state_dir):
     async def scenario():
         store = await store_with(paths.events_db(state_dir), 10)
