@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import time
 import uuid
 from datetime import datetime
@@ -40,17 +41,25 @@ def rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True) if name else None
+    except OSError:
+        return None
+
+
 def kernel_clock_synced() -> bool:
     """Ask the kernel (adjtimex, read-only) whether NTP has synchronised the clock."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
+    libc = _libc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
         # struct timex is about 208 bytes; its first field `modes` = 0 means "read only".
         buffer = ctypes.create_string_buffer(512)
         state = libc.adjtimex(buffer)
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     return 0 <= state != _TIME_ERROR
 

@@ -28,6 +28,9 @@ from kiosk.config import SyncSettings
 from kiosk.events import EventStore, StoreError
 from sync.client import STREAM_STOPPING, CentreClient, Outcome, UploadResult
 from sync.protocol import MAX_BATCH, sign_head
+
+MIN_BATCH = 10  # ≈ 6 KB: fits a 10 s timeout even on a link that carries 1 KB/s
+GROW_AFTER = 8  # successes in a row before a shrunken batch size doubles again
 from sync.provision import Provisioning
 from sync.timing import Backoff, wall_now
 
@@ -165,6 +168,12 @@ class Uploader:
             ca_file=settings.ca_file or provisioning.ca_file, timeout_s=settings.timeout_s)
         self._clock = clock
         self._backoff = Backoff(rng=rng)
+        # Events per batch. It halves after a batch gets no answer and doubles back after
+        # GROW_AFTER successes in a row: on a link too slow to carry 500 events within the timeout
+        # the same full batch would otherwise time out forever and the backlog never drain, and
+        # growing back slowly keeps a slow link from paying a timeout for every other batch.
+        self.batch_size = MAX_BATCH
+        self._successes_at_size = 0
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
         self._started = clock()
@@ -307,7 +316,7 @@ class Uploader:
             progress(0, store.backlog)
         while store.backlog > 0:
             after = store.acked_through
-            events = await next_batch.take(after)
+            events = (await next_batch.take(after))[:self.batch_size]
             if not events or events[0]["seq"] != after + 1:
                 message = f"events from seq {after + 1} are no longer in the local store"
                 await self._stop_stream(EVENTS_PRUNED, message, after + 1)
@@ -325,6 +334,9 @@ class Uploader:
                     self._note_failure(Outcome.SERVER_ERROR, message)
                     return self._result(Outcome.SERVER_ERROR, counts, message)
                 await self._store_call(store.set_acked_through(acked))
+                self._successes_at_size += 1
+                if self._successes_at_size >= GROW_AFTER and self.batch_size < MAX_BATCH:
+                    self.batch_size, self._successes_at_size = min(MAX_BATCH, self.batch_size * 2), 0
                 counts["sent"] += acked - after
                 counts["stored"] += reply.stored
                 counts["duplicates"] += reply.duplicates
@@ -357,6 +369,8 @@ class Uploader:
                 return self._result(reply.outcome, counts, reply.message)
 
             # 401/403/5xx/no answer: the events wait here; try again after the backoff.
+            if reply.outcome is Outcome.NETWORK_ERROR:
+                self.batch_size, self._successes_at_size = max(MIN_BATCH, self.batch_size // 2), 0
             self._note_failure(reply.outcome, reply.message)
             return self._result(reply.outcome, counts, reply.message)
         return self._result(Outcome.OK, counts, None)

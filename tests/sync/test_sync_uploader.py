@@ -491,3 +491,45 @@ def test_unexpected_statuses_are_retried_never_stop_the_stream(centre, provision
     assert [r.outcome for r in results] == [Outcome.SERVER_ERROR, Outcome.SERVER_ERROR, Outcome.OK]
     assert "404" in results[0].error and "locked" in results[1].error
     assert not status["stream_stopped"] and results[2].acked_through == 2
+
+
+def test_batches_shrink_on_a_link_too_slow_for_a_full_batch_and_grow_back(centre, provisioning, state_dir):
+    """A link that times out anything above 60 events: halving reaches a size that gets through,
+    the backlog drains, and after successes the batch grows back toward the full 500."""
+    from sync.client import UploadResult
+    from sync.uploader import GROW_AFTER, MIN_BATCH
+
+    total = 700
+
+    async def scenario():
+        store = await store_with(paths.events_db(state_dir), total)
+        uploader = fast_uploader(store, provisioning)
+        real_upload = uploader._client.upload
+
+        def slow_link_upload(body):
+            if len(body["events"]) > 60:
+                return UploadResult(Outcome.NETWORK_ERROR, message="timed out (simulated slow link)")
+            return real_upload(body)
+
+        uploader._client.upload = slow_link_upload
+        try:
+            outcomes = []
+            for _ in range(40):
+                result = await uploader.drain_once()
+                outcomes.append(result.outcome)
+                if store.backlog == 0:
+                    break
+            return outcomes, store.backlog, store.stream_id, uploader.batch_size
+        finally:
+            uploader.close()
+            await store.close()
+
+    outcomes, backlog, stream_id, final_size = run_async(scenario())
+    assert backlog == 0 and outcomes[-1] == Outcome.OK
+    assert outcomes[:3] == [Outcome.NETWORK_ERROR] * 3           # 500 → 250 → 125 → 62 …
+    assert [e["seq"] for e in centre.stored(stream_id)] == list(range(1, total + 1))
+    sizes = [len(b.body["events"]) for b in centre.batches()]
+    assert max(sizes) <= 60 and sizes[:8] == [31] * 8   # 500 → 250 → 125 → 62 refused, 31 gets through
+    failures = outcomes.count(Outcome.NETWORK_ERROR)
+    assert failures <= 4 + len(sizes) // GROW_AFTER + 1   # after the first shrink, one retry per 8 batches
+    assert MIN_BATCH <= final_size <= 62
