@@ -11,6 +11,7 @@ from centre.bodies import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from centre.db import Database
 from centre.errors import install_error_handlers
 from centre.migrate import upgrade_to_head
+from centre.ratelimit import BadTokenLimit
 from centre.routes_admin import router as admin_router
 from centre.routes_dashboard import root_router as dashboard_root_router
 from centre.routes_dashboard import router as dashboard_router
@@ -43,6 +44,8 @@ def create_app(db_url: str, admin_token: str | None = None, *,
     app.state.db = db
     app.state.admin_token = admin_token or None
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    # Added last, so outermost: a client over the limit is refused before its body is read.
+    app.add_middleware(BadTokenLimit)
     install_error_handlers(app)
 
     @app.get("/healthz")

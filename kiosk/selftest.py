@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sqlite3
 from dataclasses import asdict, dataclass
@@ -31,10 +32,22 @@ def _check_config(settings: Settings, config_path: Path | None) -> Check:
     return Check("config", "ok", f"{source} valid (hash {settings.config_hash()[:12]})")
 
 
+def _owned_by_someone_else(state_dir: Path) -> bool:
+    """Root running selftest on a unit whose state belongs to the service user: writing would
+    leave root-owned database files the service can no longer write."""
+    try:
+        return os.geteuid() == 0 and Path(state_dir).stat().st_uid != 0
+    except OSError:
+        return False
+
+
 def _check_store(settings: Settings) -> Check:
     db = events_db(settings.state_dir)
-    if store_in_use(db):
-        # The running service owns the file: a read-only quick_check must not disturb it.
+    read_only = store_in_use(db) or (db.exists() and _owned_by_someone_else(settings.state_dir))
+    if read_only:
+        # The running service owns the file (or another user does): read-only, never disturb it.
+        why = ("service running, owns the writes" if store_in_use(db)
+               else "read-only as root: run as the service user (sudo -u kiosk) to test writes")
         try:
             conn = open_readonly(db)
             try:
@@ -45,7 +58,7 @@ def _check_store(settings: Settings) -> Check:
             return Check("storage", "fail", f"{db}: {error}")
         if verdict != "ok":
             return Check("storage", "fail", f"{db}: quick_check: {verdict}")
-        return Check("storage", "ok", f"{db}: quick_check ok (service running, owns the writes)")
+        return Check("storage", "ok", f"{db}: quick_check ok ({why})")
 
     async def probe() -> str:
         store = await EventStore.open(db)
@@ -185,6 +198,22 @@ def _check_centre(settings: Settings, sim: bool) -> Check:
     return Check("centre", "ok", f"{url} reachable, accepts unit {provisioning.unit_id}")
 
 
+def _check_sound(settings: Settings, sim: bool) -> Check:
+    if sim:
+        return Check("sound", "ok", "simulated speaker")
+    if not settings.voice.enabled:
+        return Check("sound", "ok", "voice disabled in config")
+    import pygame
+
+    try:
+        pygame.mixer.init()
+        frequency, _, channels = pygame.mixer.get_init()
+        pygame.mixer.quit()
+    except pygame.error as error:
+        return Check("sound", "fail", f"no sound device: {error}")
+    return Check("sound", "ok", f"sound device opened ({frequency} Hz, {channels} channels)")
+
+
 def _check_disk(settings: Settings) -> Check:
     folder = Path(settings.state_dir)
     while not folder.exists() and folder != folder.parent:
@@ -207,6 +236,7 @@ def run_checks(settings: Settings, *, sim: bool, config_path: Path | None = None
         ("font", lambda: _check_font(settings)),
         ("keys", lambda: _check_keys(settings, sim)),
         ("voice", lambda: _check_voice(settings, sim)),
+        ("sound", lambda: _check_sound(settings, sim)),
         ("printer", lambda: _check_printer(settings, sim)),
         ("clock", _check_clock),
         ("centre", lambda: _check_centre(settings, sim)),

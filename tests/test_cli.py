@@ -53,8 +53,8 @@ def test_selftest_sim_passes_and_prints_one_line_per_check(tmp_path):
     result = kiosk("selftest", "--sim", "--state-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     names = [line.split()[1] for line in result.stdout.splitlines() if line.strip()]
-    assert names == ["config", "storage", "display", "font", "keys", "voice", "printer", "clock", "centre",
-                     "disk"]
+    assert names == ["config", "storage", "display", "font", "keys", "voice", "sound", "printer", "clock",
+                     "centre", "disk"]
     report = json.loads(kiosk("selftest", "--sim", "--state-dir", str(tmp_path), "--json").stdout)
     assert report["ok"] is True and {c["name"] for c in report["checks"]} >= {"storage", "font"}
 
@@ -75,7 +75,29 @@ def test_selftest_live_mode_checks_voice_clips_and_key_pins(tmp_path):
     lines = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     # No clips were rendered and this machine has no GPIO: a real unit would fail both.
     assert lines["voice"] == "FAIL" and lines["keys"] == "FAIL"
+    assert lines["sound"] == "OK"  # SDL's dummy audio driver opens
     assert result.returncode == 1
+    no_audio = subprocess.run([sys.executable, "-m", "kiosk.cli", "selftest", "--config", str(config)],
+                              capture_output=True, text=True, timeout=60,
+                              env={**ENV, "SDL_AUDIODRIVER": "no-such-audio-driver"})
+    assert any(line.startswith("FAIL  sound") for line in no_audio.stdout.splitlines())
+
+
+def test_selftest_as_root_never_writes_a_service_users_store(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root (CI runs as root)")
+    state = tmp_path / "state"
+    unit = SimUnit(state).start()
+    unit.stop()
+    service_uid = 4321
+    for path in [state, *state.iterdir()]:
+        os.chown(path, service_uid, service_uid)
+    before = {p.name: (p.stat().st_uid, p.stat().st_mtime_ns) for p in state.iterdir()}
+    result = kiosk("selftest", "--sim", "--state-dir", str(state))
+    storage = next(line for line in result.stdout.splitlines() if line.split()[1] == "storage")
+    assert storage.startswith("OK") and "read-only as root" in storage
+    after = {p.name: (p.stat().st_uid, p.stat().st_mtime_ns) for p in state.iterdir() if p.name in before}
+    assert after == before and not [p for p in state.iterdir() if p.stat().st_uid == 0]
 
 
 def test_bad_config_is_refused_with_a_clear_message(tmp_path):
