@@ -150,11 +150,15 @@ class CentreServer:
         response.raise_for_status()
         return response.json()
 
-    def log_tail(self, lines: int = 20) -> str:
+    def log_tail(self, lines: int = 20, only: tuple[str, ...] = ()) -> str:
+        """The last `lines` lines of its output (those containing one of `only`, if given)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return ""
+        if only:
+            text = [line for line in text if any(word in line for word in only)]
+        return "\n".join(text[-lines:])
 
 
 # --- a throwaway PostgreSQL database --------------------------------------------------------

@@ -28,6 +28,9 @@ DOTS_PER_LINE = {58: 384, 80: 576}   # printable width at 203 dpi
 HALF_WIDTH_DOTS = 12                 # font A: Latin 12 x 24 dots, Chinese 24 x 24
 _NO_LINE_START = set("、，。：；！？）》」』】,.;:!?)")
 
+# C0 controls and DEL: the spacing ones print as a space, the rest as "?" (like unencodable text).
+_CONTROL_CHARACTERS = {code: " " if chr(code) in "\t\n\v\f\r" else "?" for code in (*range(0x20), 0x7F)}
+
 COMPLAINT_LABEL = "投诉电话"
 SIGNATURE_LINE = "申请人签字：__________"
 
@@ -70,7 +73,9 @@ class Receipt:
 
     def encode(self, text: str) -> bytes:
         # A character the printer's character set lacks prints as "?" rather than failing the job.
-        return text.encode(self.encoding, errors="replace")
+        # Control characters never go out raw: names and materials come from the centre's bundle,
+        # and an ESC or GS in them would be a printer command (a cut, a size), a LF a stray line.
+        return text.translate(_CONTROL_CHARACTERS).encode(self.encoding, errors="replace")
 
     def line(self, text: str, *, align: str = "left", scale: int = 1, bold: bool = False) -> "Receipt":
         """One paragraph, wrapped to the paper at this scale (GS ! width and height)."""

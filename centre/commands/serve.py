@@ -6,7 +6,7 @@ import logging
 import os
 
 from centre.commands.common import CommandError, database_options
-from centre.db import display_url, resolve_db_url
+from centre.db import DB_ENV, display_url, resolve_db_url
 
 ADMIN_TOKEN_ENV = "CENTRE_ADMIN_TOKEN"
 DEFAULT_LISTEN = "127.0.0.1:8800"
@@ -22,6 +22,9 @@ def register(subcommands) -> None:
                              "admin calls are refused")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="server processes (default 1). More let many units' uploads use more "
+                             "CPU cores; for PostgreSQL (SQLite takes one write at a time anyway)")
     parser.set_defaults(run=run)
 
 
@@ -32,21 +35,48 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)  # [::1]:8800 → ::1
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: the other subcommands need neither the web stack nor uvicorn.
     import uvicorn
 
     from centre.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     host, port = parse_listen(args.listen)
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("--tls-cert and --tls-key go together")
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
     admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
     db_url = resolve_db_url(args.db)
+    # Made here even with --workers: the schema is migrated once, and a database that cannot be
+    # opened is reported before any worker starts.
     app = create_app(db_url, admin_token)
     print(f"centre: database {display_url(db_url)}", flush=True)
     print(f"centre: admin calls {'enabled' if admin_token else 'disabled (no admin token)'}", flush=True)
-    uvicorn.run(app, host=host, port=port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-                log_level="info", server_header=False)
+    server_options = dict(host=host, port=port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
+                          log_level="info", server_header=False)
+    if args.workers == 1:
+        uvicorn.run(app, **server_options)
+        return 0
+    app.state.db.dispose()
+    # uvicorn starts each worker process afresh from an import string; the workers take the
+    # database and the admin token from the environment, as `centre serve` itself can.
+    os.environ[DB_ENV] = db_url
+    os.environ[ADMIN_TOKEN_ENV] = admin_token or ""
+    print(f"centre: {args.workers} worker processes", flush=True)
+    uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=args.workers,
+                **server_options)
     return 0
+
+
+def app_from_environment():
+    """The app of one of `centre serve --workers N`'s processes (uvicorn calls this in each)."""
+    from centre.app import create_app
+
+    _configure_logging()
+    return create_app(resolve_db_url(None), os.environ.get(ADMIN_TOKEN_ENV) or None)
