@@ -1,6 +1,6 @@
 """The dashboard driven in a real headless Chromium (Debian's /usr/bin/chromium through Playwright)
 against a real `centre serve`: a manager logs in, opens the month, rectifies a 差评 and downloads the
-XLSX; a viewer is refused a change. Screenshots of the pages go to docs/dashboard/."""
+XLSX; a viewer is refused a change. Screenshots of the pages (docs/dashboard/ with SAVE_SCREENSHOTS=1)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,9 @@ from tests.centre.centre_process import CentreProcess
 from tests.centre.dashboard_seed import PASSWORDS, USERS, seed_dashboard
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "dashboard"
+# Screenshots land in the test's own folder; with SAVE_SCREENSHOTS=1 they refresh docs/dashboard/
+# (the README shows those), so an ordinary test run never leaves the work tree changed.
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "dashboard"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -76,23 +78,24 @@ def open_entry_ids(page) -> list[int]:
 
 
 def test_manager_works_the_month_and_viewer_cannot_change_anything(served, browser_context, tmp_path):
+    screenshots = DOCS_SCREENSHOTS if os.environ.get("SAVE_SCREENSHOTS") == "1" else tmp_path
     centre, seeded, db_url = served
     base, month = centre.url, str(seeded.month)
     page = browser_context.new_page()
     failed_requests = []
     # A download ends its navigation request as "aborted"; anything else failing is a broken asset.
     page.on("requestfailed", lambda request: "/download?" in request.url or failed_requests.append(request.url))
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots.mkdir(parents=True, exist_ok=True)
 
     log_in(page, base, "manager")
     page.wait_for_function("document.querySelector('#trend') && Chart.getChart('trend') !== undefined")
     assert page.locator(".tile-value").first.inner_text().isdigit()
-    page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)
+    page.screenshot(path=screenshots / "overview.png", full_page=True)
 
     page.goto(f"{base}/dashboard/report?month={month}")
     assert page.locator("table.data tbody tr").count() == 30
     assert page.locator("tr.row-star").count() >= 3  # top 10 % of 30 windows, ties included
-    page.screenshot(path=SCREENSHOTS / "report.png", full_page=True)
+    page.screenshot(path=screenshots / "report.png", full_page=True)
     with page.expect_download() as download_info:
         page.click("a:has-text('Excel（按窗口）')")
     download = download_info.value
@@ -106,14 +109,14 @@ def test_manager_works_the_month_and_viewer_cannot_change_anything(served, brows
     page.goto(f"{base}/dashboard/ledger?month={month}")
     ids = open_entry_ids(page)
     assert len(ids) >= 2
-    page.screenshot(path=SCREENSHOTS / "ledger.png", full_page=False)
+    page.screenshot(path=screenshots / "ledger.png", full_page=False)
     rectified_id, untouched_id = ids[0], ids[1]
     page.click(f"a[href='/dashboard/ledger/{rectified_id}']")
     page.fill("form[action$='/rectify'] textarea[name=note]", "已与工作人员谈话，加强一次性告知")
     page.click("button:has-text('记为已整改')")
     page.wait_for_url(f"{base}/dashboard/ledger/{rectified_id}?done=rectify")
     assert page.locator("#entry-status").inner_text() == "已整改"
-    page.screenshot(path=SCREENSHOTS / "ledger-entry.png", full_page=True)
+    page.screenshot(path=screenshots / "ledger-entry.png", full_page=True)
     entry = entry_row(db_url, rectified_id)
     assert (entry.status, entry.rectified_by) == ("rectified", USERS["manager"])
 
@@ -121,7 +124,7 @@ def test_manager_works_the_month_and_viewer_cannot_change_anything(served, brows
     warnings = page.locator(".badge.warning").all_inner_texts()
     for expected in ("失联", "纸将用尽", "缺纸", "时钟偏差", "数据流已停止"):
         assert any(text.startswith(expected) for text in warnings), (expected, warnings)
-    page.screenshot(path=SCREENSHOTS / "fleet.png", full_page=True)
+    page.screenshot(path=screenshots / "fleet.png", full_page=True)
 
     page.click("button:has-text('退出')")
     page.wait_for_url(f"{base}/dashboard/login")
