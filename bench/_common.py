@@ -5,6 +5,7 @@ Benchmarks never import from tests/: these are their own, small and self-contain
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -16,7 +17,8 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -51,6 +53,30 @@ def machine_note() -> str:
     load = os.getloadavg()
     return (f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
             "at the start (other work on the machine slows both sides of a ratio alike)")
+
+
+def processes_cpu_seconds(chosen: Callable[[int, int, str], bool]) -> float:
+    """CPU time (user + system) used so far by the processes for which chosen(pid, process group,
+    command line) is true, from /proc: what work costs, whatever else competes for the machine."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # a process that ended while we looked
+        # After the command: state, ppid, pgrp, …; utime and stime are fields 14 and 15 of stat.
+        if chosen(int(stat.parent.name), int(fields[2]), cmdline):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all CPUs, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])       # guest time is already counted in user
+    return (total - idle) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")
 
 
 # --- the centre as a process ----------------------------------------------------------------
@@ -131,18 +157,9 @@ class CentreServer:
             self.proc.wait(STOP_TIMEOUT_S)
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server's processes have used so far, from /proc: what a
-        request costs the centre, whatever else is competing for the machine."""
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rpartition(")")[2].split()
-            except OSError:
-                continue  # a process that ended while we looked
-            # After the command: state, ppid, pgrp, …; utime and stime are fields 14 and 15 of stat.
-            if self.proc is not None and int(fields[2]) == self.proc.pid:
-                total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        """CPU time the server's processes (its process group) have used so far."""
+        return processes_cpu_seconds(lambda pid, pgrp, cmdline: self.proc is not None
+                                     and pgrp == self.proc.pid)
 
     def admin_get(self, path: str) -> Any:
         response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.admin_token}"},
@@ -159,6 +176,112 @@ class CentreServer:
         if only:
             text = [line for line in text if any(word in line for word in only)]
         return "\n".join(text[-lines:])
+
+
+# --- a light HTTP client for many requests ----------------------------------------------------
+
+class HttpError(Exception):
+    """No usable HTTP answer (connection refused or dropped, timeout, a reply we cannot read)."""
+
+
+class Answer(NamedTuple):
+    status: int
+    body: bytes
+    queued_s: float  # waited for one of the pool's connections before the request could go
+
+
+class KeepAliveClient:
+    """POSTs over a bounded pool of keep-alive HTTP/1.1 connections to one host on asyncio, with just
+    enough HTTP for the centre's JSON answers.
+
+    Why not httpx.AsyncClient: it costs several ms of CPU per request, which on a 2-core machine is
+    taken from the centre being measured; this costs a small fraction of that. A connection idle
+    for longer than the server keeps it (uvicorn: 5 s) is not reused, and one the server closed
+    before answering is retried once on a fresh connection; a batch resent that way is at worst a
+    duplicate, which the protocol makes harmless (a real unit would resend it too).
+    """
+
+    IDLE_REUSE_S = 4.0  # below uvicorn's keep-alive timeout of 5 s
+
+    def __init__(self, base_url: str, max_connections: int, timeout_s: float) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "http" or not parts.hostname or not parts.port:
+            raise ValueError(f"want http://host:port, got {base_url!r}")
+        self.host, self.port = parts.hostname, parts.port
+        self.timeout_s = timeout_s
+        self._gate = asyncio.Semaphore(max_connections)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> Answer:
+        """The answer to a POST of `body` (JSON)."""
+        head = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                "Content-Type: application/json", f"Content-Length: {len(body)}"]
+        head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        asked = time.perf_counter()
+        async with self._gate:
+            queued_s = time.perf_counter() - asked
+            for attempt in (1, 2):
+                reader, writer, reused = await self._connection()
+                try:
+                    status, answer, keep = await asyncio.wait_for(
+                        self._exchange(reader, writer, request), self.timeout_s)
+                except _ClosedBeforeAnswer as error:
+                    writer.close()
+                    if reused and attempt == 1:
+                        continue  # the server had just closed the idle connection: a fresh one
+                    raise HttpError(str(error)) from None
+                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as error:
+                    writer.close()
+                    raise HttpError(f"{type(error).__name__}: {error}") from None
+                if keep:
+                    self._idle.append((reader, writer, time.monotonic()))
+                else:
+                    writer.close()
+                return Answer(status, answer, queued_s)
+        raise AssertionError("unreachable")
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        while self._idle:
+            reader, writer, last_used = self._idle.pop()
+            if time.monotonic() - last_used < self.IDLE_REUSE_S and not reader.at_eof():
+                return reader, writer, True
+            writer.close()
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self.timeout_s)
+        except (OSError, asyncio.TimeoutError) as error:
+            raise HttpError(f"connect: {type(error).__name__}: {error}") from None
+        return reader, writer, False
+
+    @staticmethod
+    async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        request: bytes) -> tuple[int, bytes, bool]:
+        writer.write(request)
+        await writer.drain()
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as error:
+            if not error.partial:
+                raise _ClosedBeforeAnswer("the server closed the connection before answering") from None
+            raise
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {name.strip().lower(): value.strip()
+                  for name, _, value in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" not in fields:
+            raise ValueError(f"an answer without Content-Length: {lines[0]}")
+        answer = await reader.readexactly(int(fields["content-length"]))
+        return status, answer, fields.get("connection", "").lower() != "close"
+
+    async def aclose(self) -> None:
+        for _, writer, _ in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+class _ClosedBeforeAnswer(Exception):
+    pass
 
 
 # --- a throwaway PostgreSQL database --------------------------------------------------------

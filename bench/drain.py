@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
 import sys
 import tempfile
@@ -162,6 +161,8 @@ def main() -> int:
         parser.error("--events must be at least 1")
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
+        if any(args.dir.iterdir()):
+            parser.error(f"--dir {args.dir} is not empty (its unit would already be enrolled)")
         return asyncio.run(run(args.events, args.dir, args.timeout))
     with tempfile.TemporaryDirectory(prefix="bench-drain-") as folder:
         return asyncio.run(run(args.events, Path(folder), args.timeout))

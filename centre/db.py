@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_DB_FILE = "centre.db"
 DB_ENV = "CENTRE_DB"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections per server process: plenty for a few cores (PostgreSQL does best with a few times its
+# cores busy at once), and `centre serve --workers N` opens N times this many.
+PG_POOL_SIZE = 10
 
 
 class DatabaseUrlError(ValueError):
@@ -76,7 +79,11 @@ def make_engine(text: str) -> Engine:
     url = normalise_url(text)
     if url.get_backend_name() == "sqlite":
         return _make_sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A fixed set of connections, no overflow: SQLAlchemy closes an overflow connection as soon as it
+    # is returned, so in a burst of uploads every request beyond the pool paid for a new PostgreSQL
+    # session (a backend process and a SCRAM handshake, several ms of CPU on both sides), which made
+    # the burst last longer. Requests beyond the pool now wait for a connection instead.
+    return create_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=0)
 
 
 class Database:

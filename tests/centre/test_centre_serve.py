@@ -51,6 +51,26 @@ def test_centre_serve_enrols_stores_audits_and_revokes(db_url, tmp_path):
 
 
 @pytest.mark.timeout(120)
+def test_centre_serve_with_workers_runs_them_on_one_database(db_url):
+    units = [SimulatedUnit(f"counter-{n:02d}") for n in range(1, 5)]
+    tokens = [add_unit(db_url, unit.unit_id, counter=unit.unit_id[-1]) for unit in units]
+    with CentreProcess(db_url, ADMIN_TOKEN, extra_args=("--workers", "2")) as centre:
+        for unit, token in zip(units, tokens):
+            # A client (a connection) per unit, so the requests spread over the workers.
+            with httpx.Client(base_url=centre.url, timeout=HTTP_TIMEOUT_S) as client:
+                enrolled = client.post("/api/v1/enrol", json={"token": token, "unit_id": unit.unit_id,
+                                                              "public_key": unit.public_key})
+                assert enrolled.status_code == 201, enrolled.text
+                unit.token = enrolled.json()["unit_token"]
+                stored = client.post(f"/api/v1/units/{unit.unit_id}/events",
+                                     json=unit.batch(unit.record_many(3)), headers=unit.auth())
+                assert stored.json() == {"acked_through": 3, "stored": 3, "duplicates": 0}
+        fleet = httpx.get(f"{centre.url}/api/v1/units", headers=ADMIN, timeout=HTTP_TIMEOUT_S).json()
+        assert {u["unit_id"]: u["acked_through"] for u in fleet["units"]} == {u.unit_id: 3 for u in units}
+    assert "2 worker processes" in centre.output()
+
+
+@pytest.mark.timeout(120)
 def test_concurrent_uploads_of_one_stream_store_each_event_once(centre):
     """Overlapping batches of a new stream, all sent at once: none stored twice, none skipped."""
     unit = centre.new_unit()

@@ -3,11 +3,8 @@ wrong stored. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from centre.bodies import raw_array_items
@@ -299,40 +296,3 @@ def test_a_new_stream_starts_at_seq_1_and_becomes_current(centre):
     old = centre.client.get(f"/api/v1/units/{unit.unit_id}/events", headers=centre.admin(),
                             params={"stream_id": old_stream}).json()
     assert [e["seq"] for e in old["events"]] == [1, 2, 3]
-
-
-def _upload_from_threads(centre, unit, bodies_per_thread: list[list[dict]]) -> list[list[httpx.Response]]:
-    """Each thread posts its bodies in order, on a client of its own, all threads at once."""
-    start = threading.Barrier(len(bodies_per_thread))
-
-    def post_all(bodies: list[dict]) -> list[httpx.Response]:
-        with httpx.Client(base_url=centre.base_url, timeout=30) as client:
-            start.wait()
-            return [client.post(f"/api/v1/units/{unit.unit_id}/events", json=body, headers=unit.auth())
-                    for body in bodies]
-
-    with ThreadPoolExecutor(len(bodies_per_thread)) as pool:
-        return list(pool.map(post_all, bodies_per_thread))
-
-
-def test_concurrent_first_batches_of_a_new_stream_store_it_once(centre):
-    unit = centre.new_unit()
-    body = unit.batch(unit.record_many(5))
-    answers = [responses[0] for responses in _upload_from_threads(centre, unit, [[body]] * 4)]
-    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
-    assert sorted((a.json()["stored"], a.json()["duplicates"]) for a in answers) == [(0, 5)] * 3 + [(5, 0)]
-    assert centre.stored_count(unit.unit_id) == 5
-    assert centre.fleet(unit.unit_id)["stream_stopped"] is False
-
-
-def test_concurrent_resends_of_one_stream_store_every_event_exactly_once(centre):
-    """Overlapping uploads of one stream (a unit retrying while its first try is still being
-    handled) are taken one after the other: nothing doubled, nothing skipped."""
-    unit = centre.new_unit()
-    events = unit.record_many(40)
-    bodies = [unit.batch(events[i:i + 10]) for i in range(0, 40, 10)]
-    results = _upload_from_threads(centre, unit, [bodies] * 4)
-    answers = [a for responses in results for a in responses]
-    assert [a.status_code for a in answers] == [200] * 16, [a.text for a in answers if a.status_code != 200]
-    assert sum(a.json()["stored"] for a in answers) == 40
-    assert [json.loads(raw) for raw in centre.stored_raw(unit.stream_id)] == events
