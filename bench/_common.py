@@ -191,29 +191,34 @@ class Answer(NamedTuple):
 
 
 class KeepAliveClient:
-    """POSTs over a bounded pool of keep-alive HTTP/1.1 connections to one host on asyncio, with just
-    enough HTTP for the centre's JSON answers.
+    """POSTs to one host over HTTP/1.1 on asyncio, with just enough HTTP for the centre's JSON
+    answers, at most `max_in_flight` at a time.
 
-    Why not httpx.AsyncClient: it costs several ms of CPU per request, which on a 2-core machine is
-    taken from the centre being measured; this costs a small fraction of that. A connection idle
-    for longer than the server keeps it (uvicorn: 5 s) is not reused, and one the server closed
-    before answering is retried once on a fresh connection; a batch resent that way is at worst a
-    duplicate, which the protocol makes harmless (a real unit would resend it too).
+    Each caller (`key`: a unit) has a connection of its own, kept alive between its requests as a
+    unit's requests.Session does, and not reused once idle for longer than the server keeps it
+    (uvicorn: 5 s): a unit uploading every 10 s connects afresh each time, as it would in the field,
+    and with `centre serve --workers N` each new connection goes to whichever worker accepts it.
+    One the server closed just before it was reused is retried once on a fresh connection; a batch
+    resent that way is at worst a duplicate, which the protocol makes harmless.
+
+    Why not httpx.AsyncClient: it cost several ms of CPU per request here, taken on a 2-core
+    machine from the centre being measured; this costs a fraction of a millisecond.
     """
 
     IDLE_REUSE_S = 4.0  # below uvicorn's keep-alive timeout of 5 s
 
-    def __init__(self, base_url: str, max_connections: int, timeout_s: float) -> None:
+    def __init__(self, base_url: str, max_in_flight: int, timeout_s: float) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
             raise ValueError(f"want http://host:port, got {base_url!r}")
         self.host, self.port = parts.hostname, parts.port
         self.timeout_s = timeout_s
-        self._gate = asyncio.Semaphore(max_connections)
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        self._gate = asyncio.Semaphore(max_in_flight)
+        self._idle: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = {}
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> Answer:
-        """The answer to a POST of `body` (JSON)."""
+    async def post(self, path: str, body: bytes, headers: dict[str, str] | None = None, *,
+                   key: str = "") -> Answer:
+        """The answer to a POST of `body` (JSON), on `key`'s connection."""
         head = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                 "Content-Type: application/json", f"Content-Length: {len(body)}"]
         head += [f"{name}: {value}" for name, value in (headers or {}).items()]
@@ -222,7 +227,7 @@ class KeepAliveClient:
         async with self._gate:
             queued_s = time.perf_counter() - asked
             for attempt in (1, 2):
-                reader, writer, reused = await self._connection()
+                reader, writer, reused = await self._connection(key)
                 try:
                     status, answer, keep = await asyncio.wait_for(
                         self._exchange(reader, writer, request), self.timeout_s)
@@ -235,15 +240,16 @@ class KeepAliveClient:
                     writer.close()
                     raise HttpError(f"{type(error).__name__}: {error}") from None
                 if keep:
-                    self._idle.append((reader, writer, time.monotonic()))
+                    self._idle[key] = (reader, writer, time.monotonic())
                 else:
                     writer.close()
                 return Answer(status, answer, queued_s)
         raise AssertionError("unreachable")
 
-    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
-        while self._idle:
-            reader, writer, last_used = self._idle.pop()
+    async def _connection(self, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        idle = self._idle.pop(key, None)
+        if idle is not None:
+            reader, writer, last_used = idle
             if time.monotonic() - last_used < self.IDLE_REUSE_S and not reader.at_eof():
                 return reader, writer, True
             writer.close()
@@ -275,7 +281,7 @@ class KeepAliveClient:
         return status, answer, fields.get("connection", "").lower() != "close"
 
     async def aclose(self) -> None:
-        for _, writer, _ in self._idle:
+        for _, writer, _ in self._idle.values():
             writer.close()
         self._idle.clear()
 

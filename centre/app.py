@@ -11,6 +11,7 @@ from centre.bodies import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from centre.db import Database
 from centre.errors import install_error_handlers
 from centre.migrate import upgrade_to_head
+from centre.openapi import ERROR_RESPONSES
 from centre.ratelimit import BadTokenLimit
 from centre.routes_admin import router as admin_router
 from centre.routes_dashboard import root_router as dashboard_root_router
@@ -40,7 +41,9 @@ def create_app(db_url: str, admin_token: str | None = None, *,
         db.dispose()
 
     # No generated docs: the contract is PROTOCOL.md, and this server faces the units' network.
-    app = FastAPI(title="centre", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # app.openapi() still builds the document (centre/openapi.py), for the tests that fuzz the API.
+    app = FastAPI(title="centre", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+                  responses=ERROR_RESPONSES)
     app.state.db = db
     app.state.admin_token = admin_token or None
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

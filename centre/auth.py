@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from centre.errors import ApiError
@@ -26,21 +26,24 @@ class AuthenticatedUnit(NamedTuple):
     public_key: str  # standard base64 of the raw Ed25519 key
 
 
-# Every upload runs this: a Core select of the columns it needs, not an ORM load of the whole row.
+# Every upload runs these: Core selects of the columns needed, not ORM loads of whole rows, so that
+# they run on a Session or on a bare Connection (centre/ingest.py) alike.
 _units = Unit.__table__
 _UNIT_CREDENTIALS = select(_units.c.unit_id, _units.c.public_key, _units.c.token_hash,
                            _units.c.revoked_at).where(_units.c.unit_id == bindparam("unit_id"))
+_TOKEN_HOLDER = select(_units.c.unit_id).where(_units.c.token_hash == bindparam("digest"))
 
 
-def authenticate_unit(session: Session, unit_id: str, authorization: str | None) -> AuthenticatedUnit:
+def authenticate_unit(connection: Session | Connection, unit_id: str, authorization: str | None
+                      ) -> AuthenticatedUnit:
     """The unit named in the path, if the token is its own (PROTOCOL's check 1, in its order)."""
     token = bearer_token(authorization)
     if token is None:
         raise _unauthorized("a unit token is required (Authorization: Bearer …)")
     digest = token_digest(token)
-    unit = session.execute(_UNIT_CREDENTIALS, {"unit_id": unit_id}).first()
+    unit = connection.execute(_UNIT_CREDENTIALS, {"unit_id": unit_id}).first()
     if unit is None or unit.token_hash is None or not same_secret(unit.token_hash, digest):
-        if _unit_by_token_digest(session, digest) is not None:
+        if connection.execute(_TOKEN_HOLDER, {"digest": digest}).first() is not None:
             raise ApiError(403, "forbidden", "this token belongs to another unit")
         raise _unauthorized("unknown or wrong unit token")
     if unit.revoked_at is not None:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DB_FILE = "centre.db"
@@ -16,6 +18,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Connections per server process: plenty for a few cores (PostgreSQL does best with a few times its
 # cores busy at once), and `centre serve --workers N` opens N times this many.
 PG_POOL_SIZE = 10
+# A pooled PostgreSQL connection left unused this long is pinged before it is handed out (see
+# _ping_connections_left_idle); one in steady use is not.
+PG_IDLE_PING_S = 10.0
+_RETURNED_AT = "centre_returned_at"  # the key in a pooled connection's .info
 
 
 class DatabaseUrlError(ValueError):
@@ -83,7 +89,34 @@ def make_engine(text: str) -> Engine:
     # is returned, so in a burst of uploads every request beyond the pool paid for a new PostgreSQL
     # session (a backend process and a SCRAM handshake, several ms of CPU on both sides), which made
     # the burst last longer. Requests beyond the pool now wait for a connection instead.
-    return create_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=0)
+    engine = create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=0)
+    _ping_connections_left_idle(engine, PG_IDLE_PING_S)
+    return engine
+
+
+def _ping_connections_left_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection before use only if it sat unused for `idle_s` or longer.
+
+    Why not pool_pre_ping: it pings on every checkout, a round trip (and CPU on both sides) per
+    request, while the connections that may have died unnoticed (a PostgreSQL restart, a firewall
+    dropping idle sessions) are the ones left idle. A connection that dies while in steady use fails
+    its request; SQLAlchemy then discards the pool's connections, and the unit retries.
+    """
+    @event.listens_for(engine, "checkin")
+    def note_return(dbapi_connection, record) -> None:
+        if dbapi_connection is not None:  # None when the connection was invalidated
+            record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_left_idle(dbapi_connection, record, _proxy) -> None:
+        returned_at = record.info.get(_RETURNED_AT)  # none yet on a connection just made
+        if returned_at is None or time.monotonic() - returned_at < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and hands out a new one instead.
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
 
 
 class Database:

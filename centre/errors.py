@@ -11,9 +11,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("centre")
+
+# The database cannot take the request now: its disk is full, the server is down or restarting, or
+# every pooled connection stayed busy. Passing trouble: 503, and a unit keeps its events and retries.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+DATABASE_RETRY_AFTER_S = 5
 
 _CODES_BY_STATUS = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -56,6 +63,13 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return path or "body"
 
 
+def database_cause(exc: Exception) -> str:
+    """The driver's own first line ("database or disk is full", "connection refused"), without
+    SQLAlchemy's statement and parameters."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -71,6 +85,17 @@ def install_error_handlers(app: FastAPI) -> None:
         first = exc.errors()[0]
         field = field_path(tuple(first.get("loc", ())))
         return error_response(422, "invalid", f"{field}: {first.get('msg', 'invalid')}", field=field)
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # One line, no traceback: the cause is outside the code, and an outage answers many requests.
+        cause = database_cause(exc)
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, cause)
+        where = "disk is full" if "full" in cause.lower() else "is unavailable"
+        return error_response(503, "storage_unavailable", f"the centre's database {where}; retry later",
+                              headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+    for exception_class in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(exception_class, database_unavailable)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 TIME_ZONE_ENV = "CENTRE_TIME_ZONE"
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 _MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# A report also reads the month before and the month after, and their bounds must be dates that
+# Python can shift between time zones: years near 1 or 9999 cannot be.
+MIN_YEAR, MAX_YEAR = 1900, 9998
 
 
 class MonthError(ValueError):
@@ -39,7 +42,10 @@ class Month:
         match = _MONTH_PATTERN.match(text or "")
         if match is None:
             raise MonthError(f"a month is written YYYY-MM, e.g. 2026-11; got {text!r}")
-        return cls(int(match.group(1)), int(match.group(2)))
+        year = int(match.group(1))
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise MonthError(f"a month's year is {MIN_YEAR} to {MAX_YEAR}; got {text!r}")
+        return cls(year, int(match.group(2)))
 
     @classmethod
     def containing(cls, moment: datetime, zone: ZoneInfo) -> "Month":

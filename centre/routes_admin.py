@@ -10,9 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from centre.auth import require_admin
 from centre.bodies import parse_body
-from centre.bundle import MAX_PHOTO_BYTES, current_bundle, photo_problem, store_bundle, store_photo
+from centre.bundle import (
+    MAX_PHOTO_BYTES, PHOTO_SIGNATURES, current_bundle, photo_problem, store_bundle, store_photo,
+)
 from centre.errors import ApiError
 from centre.fleet import audit_events, fleet_health, unit_streams
+from centre.openapi import NOT_MODIFIED, binary_body, json_body
 from centre.schemas import IDENTIFIER_PATTERN, Bundle
 from centre.web import cached_response, in_transaction, utcnow
 
@@ -52,7 +55,7 @@ async def list_events(unit_id: str, request: Request,
     return Response(body.encode("utf-8"), media_type="application/json")
 
 
-@router.put("/api/v1/bundle")
+@router.put("/api/v1/bundle", openapi_extra=json_body(Bundle))
 async def put_bundle(request: Request) -> dict:
     bundle = parse_body(Bundle, await request.body())
     now = utcnow()
@@ -60,7 +63,7 @@ async def put_bundle(request: Request) -> dict:
     return {"version": version, "changed": changed}
 
 
-@router.get("/api/v1/bundle")
+@router.get("/api/v1/bundle", responses=NOT_MODIFIED)
 async def get_bundle(request: Request) -> Response:
     bundle = await in_transaction(request, current_bundle)
     if bundle is None:
@@ -68,7 +71,7 @@ async def get_bundle(request: Request) -> Response:
     return cached_response(bundle.body, bundle.etag, "application/json", request)
 
 
-@router.put("/api/v1/staff/{staff_id}/photo")
+@router.put("/api/v1/staff/{staff_id}/photo", openapi_extra=binary_body(*PHOTO_SIGNATURES))
 async def put_photo(request: Request,
                     staff_id: str = Path(max_length=64, pattern=IDENTIFIER_PATTERN)) -> dict:
     data = await request.body()

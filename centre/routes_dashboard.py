@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from centre.accounts import check_password, csrf_matches, end_session, login_blocked, start_session
 from centre.callbacks import callback_list
@@ -16,11 +16,14 @@ from centre.dashboard_web import (
 )
 from centre.fleet import fleet_health
 from centre.months import centre_time_zone
+from centre.openapi import DASHBOARD_RESPONSES, form_body
+from centre.report_formats import MEDIA_TYPES
 from centre.report_source import monthly_report
 from centre.routes_reports import MonthText, month_of, render_monthly_report
 from centre.web import in_transaction, utcnow
 
-router = APIRouter(prefix="/dashboard")
+# Every page returns its own response; the class and responses only tell the OpenAPI document so.
+router = APIRouter(prefix="/dashboard", default_response_class=HTMLResponse, responses=DASHBOARD_RESPONSES)
 root_router = APIRouter()
 
 
@@ -51,7 +54,7 @@ async def login_form(request: Request, next: str | None = Query(None, max_length
     return _login_page(request, _safe_next(next))
 
 
-@router.post("/login")
+@router.post("/login", openapi_extra=form_body("name", "password", "next", "csrf_token"))
 async def login(request: Request) -> Response:
     fields = await form_fields(request)
     name, password = fields.get("name", "").strip(), fields.get("password", "")
@@ -77,7 +80,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", openapi_extra=form_body("csrf_token"))
 async def logout(request: Request) -> Response:
     user = await current_user(request)
     fields = await form_fields(request)
@@ -114,7 +117,8 @@ async def report_page(request: Request, month: str | None = Query(None, max_leng
                   callbacks=callbacks)
 
 
-@router.get("/report/{month}/download")
+@router.get("/report/{month}/download", response_class=Response,
+            responses={200: {"content": {MEDIA_TYPES[fmt]: {} for fmt in ("xlsx", "csv")}}})
 async def report_download(request: Request, month: MonthText,
                           format: Literal["xlsx", "csv"] = Query("xlsx"),
                           by: Literal["counter", "staff"] = Query("counter")) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Callable
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from centre.dashboard_web import (
     STATUS_NAMES, chosen_month, current_user, editor_or_refusal, render, to_login,
@@ -16,9 +16,11 @@ from centre.ledger import (
 from centre.ledger_appeals import review_appeal, submit_appeal
 from centre.models import Appeal
 from centre.months import centre_time_zone
+from centre.openapi import DASHBOARD_RESPONSES, form_body
 from centre.web import in_transaction, utcnow
 
-router = APIRouter(prefix="/dashboard")
+# Every page returns its own response; the class and responses only tell the OpenAPI document so.
+router = APIRouter(prefix="/dashboard", default_response_class=HTMLResponse, responses=DASHBOARD_RESPONSES)
 
 RowId = Annotated[int, Path(ge=1, le=2**62)]
 DONE_MESSAGES = {"rectify": "已记录整改情况。", "callback": "已记录回访情况。", "close": "已办结。",
@@ -89,35 +91,36 @@ def _chinese_error(exc: LedgerError) -> str:
     }.get(exc.code, str(exc))
 
 
-@router.post("/ledger/{entry_id}/rectify")
+@router.post("/ledger/{entry_id}/rectify", openapi_extra=form_body("note", "csrf_token"))
 async def rectify_entry(request: Request, entry_id: RowId) -> Response:
     def change(session, fields, actor):
         return rectify(session, entry_id, fields.get("note", ""), actor, utcnow()).id
     return await _change(request, entry_id, "rectify", change)
 
 
-@router.post("/ledger/{entry_id}/callback")
+@router.post("/ledger/{entry_id}/callback", openapi_extra=form_body("note", "csrf_token"))
 async def callback_entry(request: Request, entry_id: RowId) -> Response:
     def change(session, fields, actor):
         return record_callback(session, entry_id, fields.get("note", ""), actor, utcnow()).id
     return await _change(request, entry_id, "callback", change)
 
 
-@router.post("/ledger/{entry_id}/close")
+@router.post("/ledger/{entry_id}/close", openapi_extra=form_body("note", "csrf_token"))
 async def close_entry(request: Request, entry_id: RowId) -> Response:
     def change(session, fields, actor):
         return close(session, entry_id, actor, utcnow(), fields.get("note", "").strip() or None).id
     return await _change(request, entry_id, "close", change)
 
 
-@router.post("/ledger/{entry_id}/appeal")
+@router.post("/ledger/{entry_id}/appeal", openapi_extra=form_body("evidence", "csrf_token"))
 async def appeal_entry(request: Request, entry_id: RowId) -> Response:
     def change(session, fields, actor):
         return submit_appeal(session, entry_id, fields.get("evidence", ""), actor, utcnow()).entry_id
     return await _change(request, entry_id, "appeal", change)
 
 
-@router.post("/ledger/{entry_id}/appeals/{appeal_id}/review")
+@router.post("/ledger/{entry_id}/appeals/{appeal_id}/review",
+             openapi_extra=form_body("decision", "note", "csrf_token"))
 async def review_entry_appeal(request: Request, entry_id: RowId, appeal_id: RowId) -> Response:
     def change(session, fields, actor):
         if session.get(Appeal, appeal_id) is None or session.get(Appeal, appeal_id).entry_id != entry_id:

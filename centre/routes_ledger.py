@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from centre.bodies import decode_json, parse_body
 from centre.errors import ApiError
-from centre.holidays import CalendarError, calendar_listing, parse_calendar, store_calendar
+from centre.holidays import DAY_KINDS, CalendarError, calendar_listing, parse_calendar, store_calendar
 from centre.ledger import (
     LedgerError, close, ledger_entry, ledger_listing, record_callback, rectify, sync_ledger,
 )
 from centre.ledger_appeals import review_appeal, submit_appeal
 from centre.months import centre_time_zone
+from centre.openapi import json_body
 from centre.routes_admin import admin_only
 from centre.routes_reports import month_of
 from centre.web import in_transaction, utcnow
@@ -53,6 +54,15 @@ class ReviewBody(BaseModel):
     note: Note | None = None
 
 
+# What parse_calendar reads (by hand, as it reads calendar files): {"day": [...]} or the list itself.
+_CALENDAR_DAYS = {"type": "array", "items": {
+    "type": "object", "required": ["date", "kind"],
+    "properties": {"date": {"type": "string", "format": "date"}, "kind": {"enum": list(DAY_KINDS)},
+                   "name": {"type": "string", "maxLength": 64}}}}
+CALENDAR_SCHEMA = {"anyOf": [{"type": "object", "required": ["day"], "properties": {"day": _CALENDAR_DAYS}},
+                             _CALENDAR_DAYS]}
+
+
 async def in_ledger(request: Request, work) -> Any:
     """`work(session)` in a transaction, with the ledger's refusals as API errors."""
     def guarded(session):
@@ -84,7 +94,7 @@ async def get_ledger_entry(request: Request, entry_id: RowId) -> dict:
     return await in_ledger(request, lambda session: ledger_entry(session, entry_id, utcnow()))
 
 
-@router.post("/api/v1/ledger/{entry_id}/rectify")
+@router.post("/api/v1/ledger/{entry_id}/rectify", openapi_extra=json_body(NoteBody))
 async def post_rectify(request: Request, entry_id: RowId) -> dict:
     body = parse_body(NoteBody, await request.body())
     now = utcnow()
@@ -96,7 +106,7 @@ async def post_rectify(request: Request, entry_id: RowId) -> dict:
     return await in_ledger(request, work)
 
 
-@router.post("/api/v1/ledger/{entry_id}/callback")
+@router.post("/api/v1/ledger/{entry_id}/callback", openapi_extra=json_body(NoteBody))
 async def post_callback(request: Request, entry_id: RowId) -> dict:
     body = parse_body(NoteBody, await request.body())
     now = utcnow()
@@ -108,7 +118,7 @@ async def post_callback(request: Request, entry_id: RowId) -> dict:
     return await in_ledger(request, work)
 
 
-@router.post("/api/v1/ledger/{entry_id}/close")
+@router.post("/api/v1/ledger/{entry_id}/close", openapi_extra=json_body(CloseBody))
 async def post_close(request: Request, entry_id: RowId) -> dict:
     body = parse_body(CloseBody, await request.body())
     now = utcnow()
@@ -120,7 +130,7 @@ async def post_close(request: Request, entry_id: RowId) -> dict:
     return await in_ledger(request, work)
 
 
-@router.post("/api/v1/ledger/{entry_id}/appeals", status_code=201)
+@router.post("/api/v1/ledger/{entry_id}/appeals", status_code=201, openapi_extra=json_body(AppealBody))
 async def post_appeal(request: Request, entry_id: RowId) -> dict:
     body = parse_body(AppealBody, await request.body())
     now = utcnow()
@@ -132,7 +142,7 @@ async def post_appeal(request: Request, entry_id: RowId) -> dict:
     return await in_ledger(request, work)
 
 
-@router.post("/api/v1/appeals/{appeal_id}/review")
+@router.post("/api/v1/appeals/{appeal_id}/review", openapi_extra=json_body(ReviewBody))
 async def post_review(request: Request, appeal_id: RowId) -> dict:
     body = parse_body(ReviewBody, await request.body())
     now = utcnow()
@@ -149,7 +159,7 @@ async def get_holidays(request: Request) -> dict:
     return {"days": await in_transaction(request, calendar_listing)}
 
 
-@router.put("/api/v1/holidays")
+@router.put("/api/v1/holidays", openapi_extra=json_body(CALENDAR_SCHEMA))
 async def put_holidays(request: Request) -> dict:
     data = decode_json(await request.body())
     now = utcnow()

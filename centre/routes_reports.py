@@ -17,6 +17,7 @@ from centre.callbacks import (
 )
 from centre.errors import ApiError
 from centre.months import Month, MonthError
+from centre.openapi import json_body
 from centre.report_formats import MEDIA_TYPES, render_report
 from centre.report_source import monthly_report
 from centre.routes_admin import admin_only
@@ -71,7 +72,8 @@ async def render_monthly_report(request: Request, month: Month, by: str, fmt: st
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
-@router.get("/api/v1/reports/{month}")
+@router.get("/api/v1/reports/{month}", response_class=Response,
+            responses={200: {"content": {media_type: {} for media_type in MEDIA_TYPES.values()}}})
 async def get_report(request: Request, month: MonthText,
                      format: Literal["json", "csv", "xlsx"] = Query("json"),
                      by: Literal["counter", "staff"] = Query("counter")) -> Response:
@@ -85,7 +87,7 @@ async def list_supervision(request: Request, month: MonthText) -> dict:
     return {"month": month, "entries": entries}
 
 
-@router.put("/api/v1/supervision/{month}/{counter_id}")
+@router.put("/api/v1/supervision/{month}/{counter_id}", openapi_extra=json_body(SupervisionBody))
 async def put_supervision(request: Request, month: MonthText,
                           counter_id: Annotated[str, Path(min_length=1, max_length=32)]) -> dict:
     body = parse_body(SupervisionBody, await request.body())
@@ -110,7 +112,8 @@ async def get_callbacks(request: Request, month: MonthText) -> dict:
     return drawn
 
 
-@router.post("/api/v1/callbacks/{month}/draw", status_code=201)
+@router.post("/api/v1/callbacks/{month}/draw", status_code=201,
+             openapi_extra=json_body(CallbackDrawBody))
 async def post_callback_draw(request: Request, month: MonthText) -> dict:
     body = parse_body(CallbackDrawBody, await request.body())
     parsed, now = month_of(month), utcnow()
@@ -124,7 +127,7 @@ async def post_callback_draw(request: Request, month: MonthText) -> dict:
     return await in_transaction(request, work)
 
 
-@router.put("/api/v1/callbacks/{month}/{transaction_id}")
+@router.put("/api/v1/callbacks/{month}/{transaction_id}", openapi_extra=json_body(CallbackResultBody))
 async def put_callback_result(request: Request, month: MonthText,
                               transaction_id: Annotated[str, Path(min_length=1, max_length=128)]) -> dict:
     body = parse_body(CallbackResultBody, await request.body())

@@ -7,18 +7,19 @@ from starlette.concurrency import run_in_threadpool
 
 from centre.auth import authenticate_any_unit, authenticate_unit, is_admin
 from centre.bodies import parse_body
-from centre.bundle import current_bundle
+from centre.bundle import PHOTO_SIGNATURES, current_bundle
 from centre.enrolment import enrol
 from centre.errors import ApiError
 from centre.ingest import receive_upload
 from centre.models import StaffPhoto
-from centre.schemas import EnrolRequest
+from centre.openapi import NOT_MODIFIED, json_body
+from centre.schemas import EnrolRequest, UploadBatch
 from centre.web import cached_response, database, in_transaction, utcnow
 
 router = APIRouter()
 
 
-@router.post("/api/v1/enrol", status_code=201)
+@router.post("/api/v1/enrol", status_code=201, openapi_extra=json_body(EnrolRequest))
 async def enrol_unit(request: Request) -> JSONResponse:
     enrolment = parse_body(EnrolRequest, await request.body())
     now = utcnow()
@@ -27,7 +28,7 @@ async def enrol_unit(request: Request) -> JSONResponse:
     return JSONResponse({"unit_token": unit_token}, status_code=201)
 
 
-@router.post("/api/v1/units/{unit_id}/events")
+@router.post("/api/v1/units/{unit_id}/events", openapi_extra=json_body(UploadBatch))
 async def upload_events(unit_id: str, request: Request) -> dict:
     received_at = utcnow()  # before the body is read: clock offsets should not include its upload
     body = await request.body()
@@ -37,7 +38,7 @@ async def upload_events(unit_id: str, request: Request) -> dict:
             "duplicates": result.duplicates}
 
 
-@router.get("/api/v1/units/{unit_id}/bundle")
+@router.get("/api/v1/units/{unit_id}/bundle", responses=NOT_MODIFIED)
 async def unit_bundle(unit_id: str, request: Request) -> Response:
     def work(session):
         authenticate_unit(session, unit_id, request.headers.get("authorization"))
@@ -49,7 +50,8 @@ async def unit_bundle(unit_id: str, request: Request) -> Response:
     return cached_response(bundle.body, bundle.etag, "application/json", request)
 
 
-@router.get("/api/v1/staff/{staff_id}/photo")
+@router.get("/api/v1/staff/{staff_id}/photo", response_class=Response,
+            responses={200: {"content": {media_type: {} for media_type in PHOTO_SIGNATURES}}, **NOT_MODIFIED})
 async def staff_photo(staff_id: str, request: Request) -> Response:
     authorization = request.headers.get("authorization")
 

@@ -32,7 +32,9 @@ def _rfc3339(text: str) -> str:
     return text
 
 
-Rfc3339 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_rfc3339)]
+# The format only tells the OpenAPI document (centre/openapi.py); _rfc3339 does the checking.
+Rfc3339 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_rfc3339),
+                    Field(json_schema_extra={"format": "date-time"})]
 
 
 class EnrolRequest(BaseModel):

@@ -184,14 +184,15 @@ class MonthlyReport:
 
 def natural_key(text: str) -> tuple:
     """"2" before "10": windows and staff ids sort as people read them."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+    return tuple((0, int(part), "") if part.isdecimal() else (1, 0, part)
                  for part in _split_digits(text))
 
 
 def _split_digits(text: str) -> list[str]:
+    # isdecimal, not isdigit: "²" is a digit that int() cannot read.
     parts: list[str] = []
     for char in text:
-        if parts and parts[-1][-1].isdigit() == char.isdigit():
+        if parts and parts[-1][-1].isdecimal() == char.isdecimal():
             parts[-1] += char
         else:
             parts.append(char)

@@ -184,6 +184,14 @@ def create_api(app: KioskApp) -> Starlette:
     from .queue_api import queue_routes  # it builds on this module (ApiError, read_body)
 
     routes += queue_routes(app, guarded)
+    from .openapi import OPENAPI_PATH, build_document  # it describes this module's routes
+
+    document = build_document(app.sim)
+
+    async def openapi_document(request: Request) -> Response:
+        return JSONResponse(document)
+
+    routes.append(Route(OPENAPI_PATH, guarded(openapi_document), methods=["GET"]))
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")

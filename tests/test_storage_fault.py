@@ -3,9 +3,6 @@ keeps everything committed, and recovers by itself once space returns."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-from pathlib import Path
 
 import pygame
 import pytest
@@ -15,36 +12,13 @@ from kiosk.views import OutOfOrder
 from sync.protocol import verify_chain
 from tests.fault.results import record
 from tests.sim_unit import SimUnit, wait_until
+from tests.tiny_disk import fill, mounted_tmpfs
 
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Write until the file system says ENOSPC, down to the last 512-byte piece."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for chunk in (b"\0" * 65536, b"\0" * 512):
-            try:
-                while os.write(fd, chunk):
-                    pass
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return filler
+    with mounted_tmpfs(tmp_path / "disk", size_mb=3) as mount_point:
+        yield mount_point
 
 
 def png_pixels(png: bytes) -> bytes:

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from centre.app import create_app
@@ -98,6 +99,7 @@ class LiveCentre:
     base_url: str
     db: Database
     client: httpx.Client
+    app: FastAPI
 
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -166,7 +168,7 @@ def serve_in_thread(db_url: str, admin_token: str | None = ADMIN_TOKEN) -> Itera
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as client:
-            yield LiveCentre(base_url=base_url, db=app.state.db, client=client)
+            yield LiveCentre(base_url=base_url, db=app.state.db, client=client, app=app)
     finally:
         server.should_exit = True
         thread.join(START_TIMEOUT_S)

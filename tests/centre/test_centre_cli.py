@@ -1,6 +1,7 @@
 """The `centre` command (run in-process; test_centre_serve.py runs it as a real process)."""
 from __future__ import annotations
 
+import gc
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -130,3 +131,21 @@ def test_bad_database_urls_and_listen_addresses_are_clear_errors(capsys, tmp_pat
     assert code == 1 and "HOST:PORT" in err
     code, _, err = centre(capsys, "serve", "--tls-cert", "x.pem", "--db", f"sqlite:///{tmp_path / 'c.db'}")
     assert code == 1 and "go together" in err
+
+
+def test_serve_runs_uvicorn_on_its_c_parser_and_loop_with_start_up_frozen(monkeypatch, tmp_path):
+    import uvicorn
+    served: dict = {}
+
+    def run(app, **options) -> None:
+        served.update(options, app=app, frozen=gc.get_freeze_count())
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    try:
+        assert main(["serve", "--db", f"sqlite:///{tmp_path / 'c.db'}"]) == 0
+    finally:
+        gc.unfreeze()
+        if "app" in served:
+            served["app"].state.db.dispose()
+    assert (served["http"], served["loop"]) == ("httptools", "uvloop")
+    assert served["frozen"] > 10_000  # the garbage collector's full passes leave start-up's objects alone
