@@ -164,7 +164,7 @@ ensure_state_dir() {
 
 # sha256 over every file pip would install from, so an unchanged tree is not reinstalled.
 source_hash() {
-    (cd "$SOURCE_DIR" && find pyproject.toml README.md kiosk drivers sync centre -type f \
+    (cd "$SOURCE_DIR" && find pyproject.toml requirements.lock README.md kiosk drivers sync centre -type f \
         ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
         | sha256sum | cut -d' ' -f1
 }
@@ -186,7 +186,9 @@ ensure_venv() {
     (cd "$SOURCE_DIR" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - \
         pyproject.toml README.md kiosk drivers sync centre) | tar -C "$build" -xf -
     say "venv: installing counter-kiosk into $VENV (pip; this takes a while the first time)"
-    if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-warn-script-location "$build"; then
+    # The lock as constraints: the unit runs the library versions CI tested, not whatever is newest.
+    if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-warn-script-location \
+        -c "$SOURCE_DIR/requirements.lock" "$build"; then
         rm -rf "$build"
         die "pip could not install the project into $VENV (see pip's messages above)"
     fi

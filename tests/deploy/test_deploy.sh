@@ -119,6 +119,10 @@ check "--no-systemd: kiosk.service not enabled" test ! -e "$root/etc/systemd/sys
 check "config has a fresh API token, not the example's" fresh_token "$root/etc/kiosk/kiosk.toml"
 check "udev rule matches printer class 07" grep -q 'ID_USB_INTERFACES}=="\*:07????:\*", OWNER="kiosk"' "$root/etc/udev/rules.d/70-kiosk-printer.rules"
 check "no build litter in the source tree" not build_litter "$root$src_in_root"
+locked_requests=$(grep '^requests==' "$source_dir/requirements.lock")
+installed_requests=$(in_root /opt/kiosk/bin/python -c 'import importlib.metadata as m; print("requests==" + m.version("requests"))')
+check "the unit's venv has the locked versions ($installed_requests, lock $locked_requests)" \
+    test "$installed_requests" = "$locked_requests"
 
 phase "kiosk selftest --sim, as the kiosk user, on the deployed config and state dir"
 if in_root runuser -u kiosk -- env SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy \
