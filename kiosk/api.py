@@ -186,9 +186,11 @@ def create_api(app: KioskApp) -> Starlette:
     routes += queue_routes(app, guarded)
     from .openapi import OPENAPI_PATH, build_document  # it describes this module's routes
 
-    document = build_document(app.sim)
+    document: dict = {}  # built on first request: start-up (and every key press) needs none of it
 
     async def openapi_document(request: Request) -> Response:
+        if not document:
+            document.update(build_document(app.sim))
         return JSONResponse(document)
 
     routes.append(Route(OPENAPI_PATH, guarded(openapi_document), methods=["GET"]))
