@@ -94,40 +94,34 @@ async def get_ledger_entry(request: Request, entry_id: RowId) -> dict:
     return await in_ledger(request, lambda session: ledger_entry(session, entry_id, utcnow()))
 
 
-@router.post("/api/v1/ledger/{entry_id}/rectify", openapi_extra=json_body(NoteBody))
-async def post_rectify(request: Request, entry_id: RowId) -> dict:
-    body = parse_body(NoteBody, await request.body())
+async def _change_entry(request: Request, entry_id: int, body_model: type[BaseModel], change) -> dict:
+    """Parse the body, `change(session, body, now)` the entry, and answer with the entry as it is now."""
+    body = parse_body(body_model, await request.body())
     now = utcnow()
 
     def work(session):
-        rectify(session, entry_id, body.note, body.by, now)
+        change(session, body, now)
         return ledger_entry(session, entry_id, now)
 
     return await in_ledger(request, work)
+
+
+@router.post("/api/v1/ledger/{entry_id}/rectify", openapi_extra=json_body(NoteBody))
+async def post_rectify(request: Request, entry_id: RowId) -> dict:
+    return await _change_entry(request, entry_id, NoteBody, lambda session, body, now: rectify(
+        session, entry_id, body.note, body.by, now))
 
 
 @router.post("/api/v1/ledger/{entry_id}/callback", openapi_extra=json_body(NoteBody))
 async def post_callback(request: Request, entry_id: RowId) -> dict:
-    body = parse_body(NoteBody, await request.body())
-    now = utcnow()
-
-    def work(session):
-        record_callback(session, entry_id, body.note, body.by, now)
-        return ledger_entry(session, entry_id, now)
-
-    return await in_ledger(request, work)
+    return await _change_entry(request, entry_id, NoteBody, lambda session, body, now: record_callback(
+        session, entry_id, body.note, body.by, now))
 
 
 @router.post("/api/v1/ledger/{entry_id}/close", openapi_extra=json_body(CloseBody))
 async def post_close(request: Request, entry_id: RowId) -> dict:
-    body = parse_body(CloseBody, await request.body())
-    now = utcnow()
-
-    def work(session):
-        close(session, entry_id, body.by, now, body.note)
-        return ledger_entry(session, entry_id, now)
-
-    return await in_ledger(request, work)
+    return await _change_entry(request, entry_id, CloseBody, lambda session, body, now: close(
+        session, entry_id, body.by, now, body.note))
 
 
 @router.post("/api/v1/ledger/{entry_id}/appeals", status_code=201, openapi_extra=json_body(AppealBody))
