@@ -3,7 +3,10 @@
 Prints p50/p99 of 2,000 rating presses beside a bare SQLite insert+commit (WAL, synchronous=FULL)
 in the same folder in the same run, and their ratio (target: p99 ≤ 1.5× the bare commit); the RSS
 after 10,000 presses (target < 60 MB); and the start-to-ready time of `kiosk run --sim` (target
-< 2 s). Run: python bench/press_latency.py [--presses 2000] [--dir DIR]
+< 2 s). Beside the first two it prints what the libraries alone cost, measured in the same run:
+the same insert+commit through aiosqlite (the hop to its thread and back that every press takes),
+and the RSS of a process that only imports the libraries the unit is built on.
+Run: python bench/press_latency.py [--presses 2000] [--dir DIR]
 """
 from __future__ import annotations
 
@@ -107,35 +110,84 @@ def rss_mb() -> float:
     return float("nan")
 
 
+THINKING_S = 3      # countdown seconds between the prompt appearing and the press
+SETTLE_S = 0.002    # real time the loop is left idle before the measured steps
+
+
 async def unit_presses(folder: Path, timed: int, total: int, bare: BareCommits,
                        hop: AiosqliteCommits) -> tuple[list[float], float]:
-    """Presses, bare commits and aiosqlite commits alternate, so all see the same disk and the same
-    neighbours."""
+    """Each round: staff complete a transaction, the prompt counts down while the citizen thinks
+    (the screen redrawn once a second, as the unit's timer does), then one press, one bare commit
+    and one aiosqlite commit, their order rotating from round to round so none of the three is
+    always first after the redraws and all see the same disk and the same neighbours."""
     await hop.open(folder)
     settings = builtin_sim_settings(folder / "unit")
     clock = SteppingClock()
     app = KioskApp(settings, build_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True,
                    clock=clock)
     await app.start()
+    samples: list[float] = []
+
+    async def press(i: int) -> None:
+        started = time.perf_counter()
+        types = await app.press_rating_key(1 + i % 3)   # 非常满意 / 满意 / 基本满意
+        elapsed = time.perf_counter() - started
+        if types != ["rating.submitted"]:
+            raise RuntimeError(f"press {i} gave {types}")
+        if i < timed:
+            samples.append(elapsed)
+
+    async def bare_commit(i: int) -> None:
+        bare.commit_one()
+
+    async def hop_commit(i: int) -> None:
+        await hop.commit_one()
+
     try:
         await app.sign_in("1001")
-        samples = []
         for i in range(total):
             await app.complete_transaction()
-            clock.offset += 1.0
-            started = time.perf_counter()
-            types = await app.press_rating_key(1 + i % 3)   # 非常满意 / 满意 / 基本满意
-            elapsed = time.perf_counter() - started
-            if types != ["rating.submitted"]:
-                raise RuntimeError(f"press {i} gave {types}")
-            if i < timed:
-                samples.append(elapsed)
-                bare.commit_one()
-                await hop.commit_one()
+            for _ in range(THINKING_S):
+                clock.offset += 1.0
+                app.refresh_screen()
+            clock.offset += 0.5
+            # The citizen's pause: the unit's own timer has its turn (it redraws after each
+            # commit) and the loop is idle when the key goes down, as at a real counter.
+            await asyncio.sleep(SETTLE_S)
+            steps = [press, bare_commit, hop_commit] if i < timed else [press]
+            first = i % len(steps)
+            for step in steps[first:] + steps[:first]:
+                await step(i)
         return samples, rss_mb()
     finally:
         await app.stop()
         await hop.close()
+
+
+# What the unit's process imports from the libraries it is built on, without any of its own code:
+# the floor under the RSS figure.
+LIBRARY_FLOOR = """
+import sys
+for optional in ("numpy", "pkg_resources"):
+    sys.modules[optional] = None
+import asyncio, sqlite3, aiosqlite, pygame, pygame.freetype, pydantic, uvicorn, starlette.applications
+import gpiozero, serial, requests, cryptography.hazmat.primitives.asymmetric.ed25519
+import escpos.printer, qrcode, PIL.Image
+pygame.display.init()
+pygame.display.set_mode((800, 480))
+pygame.freetype.init()
+for line in open("/proc/self/status"):
+    if line.startswith("VmRSS:"):
+        print(int(line.split()[1]) / 1024)
+"""
+
+
+def library_floor_mb() -> float:
+    done = subprocess.run([sys.executable, "-c", LIBRARY_FLOOR], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+    if done.returncode != 0:
+        raise RuntimeError(f"library floor measurement failed: {done.stderr.strip()}")
+    return float(done.stdout.split()[-1])
 
 
 def start_to_ready(folder: Path, runs: int = 3) -> list[float]:
@@ -172,18 +224,23 @@ def main() -> int:
         baseline.close()
         bare = baseline.samples
         ready = start_to_ready(folder)
+    floor = library_floor_mb()
     bare_p50, bare_p99 = percentile(bare, 0.5) * 1e3, percentile(bare, 0.99) * 1e3
     p50, p99 = percentile(presses, 0.5) * 1e3, percentile(presses, 0.99) * 1e3
     ratio = p99 / bare_p99
     print(f"bare SQLite insert+commit (WAL, FULL), {len(bare)} commits: "
           f"p50 {bare_p50:.3f} ms  p99 {bare_p99:.3f} ms")
+    hop_p99 = percentile(hop.samples, 0.99) * 1e3
     print(f"the same insert+commit through aiosqlite, {len(hop.samples)} commits: "
-          f"p50 {percentile(hop.samples, 0.5) * 1e3:.3f} ms  p99 {percentile(hop.samples, 0.99) * 1e3:.3f} ms")
+          f"p50 {percentile(hop.samples, 0.5) * 1e3:.3f} ms  p99 {hop_p99:.3f} ms")
     print(f"press → machine → commit → render, {len(presses)} presses:     "
           f"p50 {p50:.3f} ms  p99 {p99:.3f} ms  mean {statistics.mean(presses) * 1e3:.3f} ms")
     print(f"p99 ratio press/bare: {ratio:.2f}  (target ≤ 1.5)  {'OK' if ratio <= 1.5 else 'OVER TARGET'}")
+    print(f"p99 ratio aiosqlite alone/bare: {hop_p99 / bare_p99:.2f}  (the floor under the ratio above)")
     print(f"RSS after {max(args.presses, args.rss_presses)} presses: {rss:.1f} MB  (target < 60 MB)  "
           f"{'OK' if rss < 60 else 'OVER TARGET'}")
+    print(f"RSS of a process that only imports the unit's libraries and opens the display: {floor:.1f} MB  "
+          f"(the floor under the RSS above)")
     print(f"start to ready (kiosk run --sim → API answering), {len(ready)} runs: "
           f"best {min(ready):.2f} s  worst {max(ready):.2f} s  (target < 2 s)  "
           f"{'OK' if max(ready) < 2 else 'OVER TARGET'}")

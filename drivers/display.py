@@ -84,15 +84,16 @@ class PygameDisplay:
 
 
 class SimDisplay:
-    """No window: the last frame is kept off screen for snapshots."""
+    """No window: the last frame shown is kept off screen for snapshots."""
 
     def __init__(self, size: tuple[int, int]) -> None:
         self.size: tuple[int, int] = (int(size[0]), int(size[1]))
         self._frame = pygame.Surface(self.size, 0, 32)
 
     def show(self, surface: pygame.Surface) -> None:
-        # Frames from the renderer are never drawn on again, so keeping a reference is a snapshot
-        # without the cost of a full-screen copy on every key press.
+        # A reference, not a full-screen copy on every key press: frames from the renderer are
+        # never drawn on again, except its countdown scratch surface, and that is redrawn only
+        # to be shown next.
         self._frame = surface if surface.get_size() == self.size else _fit(surface, self.size).copy()
 
     def snapshot_png(self) -> bytes:

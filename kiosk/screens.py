@@ -3,8 +3,9 @@ Surface of the screen's size.
 
 Many citizens are elderly, so everything is large, light on a dark navy ground, and every font
 size is a share of the screen height, with long names, duties and reasons shrunk (then cut with
-an ellipsis) to fit their box. Frames are cached by view (views are frozen dataclasses), so
-redrawing the same state on every key press costs a dictionary look-up.
+an ellipsis) to fit their box. Frames of the states that come back (the thanks screens, the
+staff card, the pause sign …) are cached by view (views are frozen dataclasses), so showing one
+again on a key press costs a dictionary look-up instead of a redraw.
 """
 from __future__ import annotations
 
@@ -91,7 +92,11 @@ LEVEL_COLORS: dict[int, Color] = {
     1: (198, 40, 40),     # red
 }
 
-_FRAME_CACHE_ENTRIES = 8   # a 1024x600 frame is 2.4 MB; the last few states are plenty
+# Frames kept for states that come back, in bytes of pixels: 5 frames at 800x480, 3 at 1024x600.
+_FRAME_CACHE_BYTES = 8 * 1024 * 1024
+# Countdown screens change every second and never come back: caching them would only push the
+# frames worth keeping (the thanks screen a press leads to) out of the cache.
+_UNCACHED_VIEWS = (RatingPrompt, ReasonPrompt)
 
 
 def screen_strings() -> set[str]:
@@ -130,8 +135,9 @@ class PlacedText:
 
 
 class Renderer:
-    """Draws views for one screen size. Returned surfaces are shared with the frame cache:
-    blit them, do not draw on them."""
+    """Draws views for one screen size. Returned surfaces are shared: blit them, do not draw
+    on them. A countdown frame is drawn on the same scratch surface every time, so it holds
+    only until the next countdown is rendered."""
 
     def __init__(self, size: tuple[int, int], font_path: Path | None = None,
                  font_index: int | None = None) -> None:
@@ -149,6 +155,10 @@ class Renderer:
         self._min_text = max(14, round(height * 0.045))
         self._frames: OrderedDict[View, tuple[pygame.Surface, tuple[PlacedText, ...]]] = \
             OrderedDict()
+        self._frame_cache_entries = max(2, _FRAME_CACHE_BYTES // (width * height * 4))
+        # One surface for all countdown frames: redrawn every second, a fresh 1-2 MB surface
+        # each time would be allocated, faulted in and unmapped again every second.
+        self._scratch: pygame.Surface | None = None
         self._photos: dict[tuple[str, int, int], pygame.Surface | None] = {}
         self._placing: list[PlacedText] = []
         self._ground: Color = BACKGROUND   # the colour under the text drawn without `on`
@@ -162,7 +172,13 @@ class Renderer:
             self._frames.move_to_end(view)
             surface, self.placed_text = cached
             return surface
-        surface = pygame.Surface(self.size, 0, 32)
+        cached = not isinstance(view, _UNCACHED_VIEWS)
+        if cached:
+            surface = pygame.Surface(self.size, 0, 32)
+        else:
+            if self._scratch is None:
+                self._scratch = pygame.Surface(self.size, 0, 32)
+            surface = self._scratch
         self._placing = []
         match view:
             case NotSignedIn():
@@ -184,10 +200,14 @@ class Renderer:
             case _:
                 raise TypeError(f"no screen for {type(view).__name__}")
         self.placed_text = tuple(self._placing)
-        self._frames[view] = (surface, self.placed_text)
-        if len(self._frames) > _FRAME_CACHE_ENTRIES:
-            self._frames.popitem(last=False)
+        if cached:
+            self._frames[view] = (surface, self.placed_text)
+            if len(self._frames) > self._frame_cache_entries:
+                self._frames.popitem(last=False)
         return surface
+
+    def cached_frames(self) -> int:
+        return len(self._frames)
 
     # -- building blocks --------------------------------------------------------------------
 
