@@ -94,9 +94,10 @@ LEVEL_COLORS: dict[int, Color] = {
 
 # Frames kept for states that come back, in bytes of pixels: 5 frames at 800x480, 3 at 1024x600.
 _FRAME_CACHE_BYTES = 8 * 1024 * 1024
-# Countdown screens change every second and never come back: caching them would only push the
+# A countdown's opening frame comes back with every transaction (the prompt at 20 s, the reasons
+# at 15 s) and is kept; its later seconds never come back, and caching them would only push the
 # frames worth keeping (the thanks screen a press leads to) out of the cache.
-_UNCACHED_VIEWS = (RatingPrompt, ReasonPrompt)
+_COUNTDOWN_VIEWS = (RatingPrompt, ReasonPrompt)
 
 
 def screen_strings() -> set[str]:
@@ -136,8 +137,8 @@ class PlacedText:
 
 class Renderer:
     """Draws views for one screen size. Returned surfaces are shared: blit them, do not draw
-    on them. A countdown frame is drawn on the same scratch surface every time, so it holds
-    only until the next countdown is rendered."""
+    on them. A countdown's ticks are drawn on one scratch surface, so such a frame holds only
+    until the next tick is rendered."""
 
     def __init__(self, size: tuple[int, int], font_path: Path | None = None,
                  font_index: int | None = None) -> None:
@@ -156,9 +157,10 @@ class Renderer:
         self._frames: OrderedDict[View, tuple[pygame.Surface, tuple[PlacedText, ...]]] = \
             OrderedDict()
         self._frame_cache_entries = max(2, _FRAME_CACHE_BYTES // (width * height * 4))
-        # One surface for all countdown frames: redrawn every second, a fresh 1-2 MB surface
-        # each time would be allocated, faulted in and unmapped again every second.
+        # One surface for all countdown ticks: with a fresh 1-2 MB surface for each, one would be
+        # allocated, faulted in and unmapped again every second.
         self._scratch: pygame.Surface | None = None
+        self._previous_view: object = None
         self._photos: dict[tuple[str, int, int], pygame.Surface | None] = {}
         self._placing: list[PlacedText] = []
         self._ground: Color = BACKGROUND   # the colour under the text drawn without `on`
@@ -167,13 +169,14 @@ class Renderer:
     # -- public -----------------------------------------------------------------------------
 
     def render(self, view: View) -> pygame.Surface:
+        previous, self._previous_view = self._previous_view, view
         cached = self._frames.get(view)
         if cached is not None:
             self._frames.move_to_end(view)
             surface, self.placed_text = cached
             return surface
-        cached = not isinstance(view, _UNCACHED_VIEWS)
-        if cached:
+        keep = not (isinstance(view, _COUNTDOWN_VIEWS) and type(view) is type(previous))
+        if keep:
             surface = pygame.Surface(self.size, 0, 32)
         else:
             if self._scratch is None:
@@ -200,7 +203,7 @@ class Renderer:
             case _:
                 raise TypeError(f"no screen for {type(view).__name__}")
         self.placed_text = tuple(self._placing)
-        if cached:
+        if keep:
             self._frames[view] = (surface, self.placed_text)
             if len(self._frames) > self._frame_cache_entries:
                 self._frames.popitem(last=False)

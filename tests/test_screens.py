@@ -246,31 +246,37 @@ def test_identical_view_is_served_from_the_cache(font):
     assert renderer.render(dataclasses.replace(view)) is first
 
 
-def test_countdown_frames_do_not_push_the_thanks_screen_out_of_the_cache(font):
+def test_countdown_ticks_do_not_push_the_thanks_screen_out_of_the_cache(font):
     """Between two presses the prompt counts down once a second; those frames never come back,
-    so they are not kept, and the thanks screen a press leads to is still a look-up."""
+    so they are not kept, and the thanks screen a press leads to is still a look-up. The
+    countdown's opening frame comes back with the next transaction and is kept."""
     renderer = Renderer((800, 480), *font)
     views = sample_views()
-    prompt = views["rating_prompt"]
+    opening = dataclasses.replace(views["rating_prompt"], seconds_left=20)
     thanks = renderer.render(Thanks(level=5))
     renderer.render(views["idle"])
+    first_frame = renderer.render(opening)
     kept = renderer.cached_frames()
-    for seconds_left in range(20, 0, -1):
-        renderer.render(dataclasses.replace(prompt, seconds_left=seconds_left))
+    for seconds_left in range(19, 0, -1):
+        renderer.render(dataclasses.replace(opening, seconds_left=seconds_left))
     assert renderer.cached_frames() == kept
     assert renderer.render(Thanks(level=5)) is thanks
+    assert renderer.render(opening) is first_frame
 
 
-def test_countdown_frames_reuse_one_surface_and_are_redrawn_whole(font):
+def test_countdown_ticks_reuse_one_surface_and_are_redrawn_whole(font):
     renderer = Renderer((800, 480), *font)
     fresh = Renderer((800, 480), *font)
     reasons = sample_views()["reason_prompt"]
     prompt = sample_views()["rating_prompt"]
-    first = renderer.render(reasons)
-    second = renderer.render(prompt)
-    assert second is first
+    renderer.render(reasons)
+    first_tick = renderer.render(dataclasses.replace(reasons, seconds_left=reasons.seconds_left - 1))
+    renderer.render(prompt)
+    tick = dataclasses.replace(prompt, seconds_left=prompt.seconds_left - 1)
+    second_tick = renderer.render(tick)
+    assert second_tick is first_tick
     # Nothing of the reasons screen is left under the rating prompt drawn over it.
-    assert pixels(second) == pixels(fresh.render(prompt))
+    assert pixels(second_tick) == pixels(fresh.render(tick))
 
 
 @pytest.mark.parametrize("size", SCREEN_SIZES)
