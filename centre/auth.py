@@ -17,10 +17,6 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers=_CHALLENGE)
 
 
-def _unit_by_token_digest(session: Session, digest: str) -> Unit | None:
-    return session.scalars(select(Unit).where(Unit.token_hash == digest)).one_or_none()
-
-
 class AuthenticatedUnit(NamedTuple):
     unit_id: str
     public_key: str  # standard base64 of the raw Ed25519 key
@@ -31,7 +27,9 @@ class AuthenticatedUnit(NamedTuple):
 _units = Unit.__table__
 _UNIT_CREDENTIALS = select(_units.c.unit_id, _units.c.public_key, _units.c.token_hash,
                            _units.c.revoked_at).where(_units.c.unit_id == bindparam("unit_id"))
-_TOKEN_HOLDER = select(_units.c.unit_id).where(_units.c.token_hash == bindparam("digest"))
+# The unit a token belongs to (token_hash is unique), whichever unit the request names.
+_TOKEN_HOLDER = select(_units.c.unit_id, _units.c.revoked_at).where(
+    _units.c.token_hash == bindparam("digest"))
 
 
 def authenticate_unit(connection: Session | Connection, unit_id: str, authorization: str | None
@@ -51,15 +49,16 @@ def authenticate_unit(connection: Session | Connection, unit_id: str, authorizat
     return AuthenticatedUnit(unit.unit_id, unit.public_key)
 
 
-def authenticate_any_unit(session: Session, authorization: str | None) -> Unit:
-    """Any enrolled unit that is not revoked (for resources shared by all units, e.g. photos)."""
+def authenticate_any_unit(session: Session, authorization: str | None) -> str:
+    """Any enrolled unit that is not revoked (for resources shared by all units, e.g. photos);
+    answers its unit id."""
     token = bearer_token(authorization)
-    unit = _unit_by_token_digest(session, token_digest(token)) if token else None
+    unit = session.execute(_TOKEN_HOLDER, {"digest": token_digest(token)}).first() if token else None
     if unit is None:
         raise _unauthorized("a unit token or the admin token is required")
     if unit.revoked_at is not None:
         raise ApiError(403, "revoked", f"unit {unit.unit_id} has been revoked")
-    return unit
+    return unit.unit_id
 
 
 def is_admin(admin_token: str | None, authorization: str | None) -> bool:

@@ -184,6 +184,9 @@ def test_a_revoked_unit_is_refused_and_its_events_stay(centre):
     assert error_of(response)["code"] == "revoked"
     assert [json.loads(raw) for raw in centre.stored_raw(unit.stream_id)] == events
     assert centre.client.get(f"/api/v1/units/{unit.unit_id}/bundle", headers=unit.auth()).status_code == 403
+    # Nor may it fetch what all units share (a staff photo; none is stored, but the token is checked first).
+    photo = centre.client.get("/api/v1/staff/1001/photo", headers=unit.auth())
+    assert (photo.status_code, error_of(photo)["code"]) == (403, "revoked")
 
 
 @pytest.mark.parametrize("case, field", [
