@@ -43,11 +43,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def machine_note() -> str:
     """The conditions the figures were taken under: they are only comparable within one run."""
     load = os.getloadavg()

@@ -39,12 +39,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py, run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py and stats.py, run as scripts
 
 from _common import (  # noqa: E402
     PG_URL_ENV, CentreServer, HttpError, KeepAliveClient, SignedStream, machine_cpu_seconds,
-    machine_note, percentile, processes_cpu_seconds, say, temporary_pg_database,
+    machine_note, processes_cpu_seconds, say, temporary_pg_database,
 )
+from stats import percentile  # noqa: E402
 
 from sqlalchemy.engine import make_url  # noqa: E402
 

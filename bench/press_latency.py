@@ -28,7 +28,10 @@ import aiosqlite
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/stats.py, run as a script
+
 from kiosk.cli import skip_optional_imports  # noqa: E402
+from stats import percentile  # noqa: E402
 
 skip_optional_imports()  # as `kiosk run` does, so the RSS figure is the service's
 
@@ -54,11 +57,6 @@ class SteppingClock(SystemClock):
 
     def mono_ns(self) -> int:
         return time.monotonic_ns() + int(self.offset * 1e9)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 class BareCommits:

@@ -22,18 +22,16 @@ from pathlib import Path
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/stats.py, run as a script
+
 from kiosk.cli import skip_optional_imports  # noqa: E402
+from stats import percentile  # noqa: E402
 
 skip_optional_imports()  # as `kiosk run` does
 
 from kiosk.app import KioskApp, build_devices  # noqa: E402
 from kiosk.config import builtin_sim_settings  # noqa: E402
 from kiosk.queueing import TicketKey  # noqa: E402
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 class TimedSimPrinter:
