@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sync.protocol import event_hash, generate_private_key, public_key_b64, sign_head
+from protocol.chain import event_hash
+from protocol.signing import generate_private_key, public_key_b64, sign_head
 
 START_TIMEOUT_S = 60.0   # generous: the machine may be busy with other people's test runs
 STOP_TIMEOUT_S = 15.0
@@ -351,7 +352,7 @@ def hall_events(count: int, start: int = 0) -> Iterator[tuple[str, dict[str, Any
 
 class SignedStream:
     """One unit's key and stream, writing events hash-chained and batches head-signed exactly as
-    the unit's event store and uploader do (sync.protocol), without a database per unit."""
+    the unit's event store and uploader do (protocol), without a database per unit."""
 
     def __init__(self, unit_id: str) -> None:
         self.unit_id = unit_id

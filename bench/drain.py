@@ -38,7 +38,7 @@ from centre.models import Event, Stream, Unit  # noqa: E402
 from kiosk import paths  # noqa: E402
 from kiosk.config import SyncSettings  # noqa: E402
 from kiosk.events import EventStore  # noqa: E402
-from sync.protocol import MAX_BATCH  # noqa: E402
+from protocol import MAX_BATCH  # noqa: E402
 from sync.provision import load_provisioning, provision_unit  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
 

@@ -4,7 +4,7 @@ Set-up (not timed): a database of its own on the server named by $CENTRE_TEST_PG
 dropped at the end; `source .ci/postgres.sh` provides one), --units units registered with the
 centre's own Python API (centre.enrolment.add_unit, one transaction) and then enrolled through the
 real `POST /api/v1/enrol`, concurrently, each with its own Ed25519 key. Every batch is built ahead
-of time, hash-chained and head-signed with sync.protocol exactly as a unit does, so the load
+of time, hash-chained and head-signed with the protocol package exactly as a unit does, so the load
 generator only sends.
 
 The load: each unit sends a batch of --batch-events events every --interval seconds (a random

@@ -31,7 +31,7 @@ skip_optional_imports()  # as `kiosk run` does
 
 from kiosk.app import KioskApp, build_devices  # noqa: E402
 from kiosk.config import builtin_sim_settings  # noqa: E402
-from kiosk.queueing import TicketKey  # noqa: E402
+from kiosk.queue.service import TicketKey  # noqa: E402
 
 
 class TimedSimPrinter:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Hashable
 
-from . import __version__
-from .clock import Clock, SystemClock
-from .config import Reason, Settings, StaffMember
-from .events import EventStore, StoreError, StoreWriteError
-from .paths import events_db, voice_dir
-from .rating import Decision, RatingMachine, RatingRefused, RatingRules, ReasonChoice
-from .views import OutOfOrder, StaffCard, View
+from kiosk import __version__
+from kiosk.clock import Clock, SystemClock
+from kiosk.config import Reason, Settings, StaffMember
+from kiosk.events import EventStore, StoreError, StoreWriteError
+from kiosk.paths import events_db, voice_dir
+from kiosk.rating.machine import Decision, RatingMachine, RatingRefused, RatingRules, ReasonChoice
+from kiosk.screens.views import OutOfOrder, StaffCard, View
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class KioskApp:
         self._roster = {member.staff_id: member for member in settings.staff}
         self._complaint_phone = settings.complaint_phone
         self.sync: Any = None  # kiosk.syncing.SyncLink once `kiosk run` links the unit to its centre
-        from .queueing import QueueService  # it builds on this module (Unavailable)
+        from kiosk.queue.service import QueueService  # it builds on this module (Unavailable)
         self.queue = QueueService(self)
 
     # --- life cycle ----------------------------------------------------------------------
@@ -424,7 +424,7 @@ def _log_task_failure(task: asyncio.Task) -> None:
 
 def keypad_pins(settings: Settings) -> dict[Hashable, int]:
     """Every key this unit's role has, by keypad id: rating keys 1..5, staff keys, ticket keys."""
-    from .queueing import ticket_key_pins
+    from kiosk.queue.service import ticket_key_pins
 
     role = settings.unit.role
     pins: dict[Hashable, int] = {}
@@ -443,7 +443,7 @@ def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventL
     from drivers.printer import open_printer
     from drivers.speaker import PygameSpeaker, SilentSpeaker, SimSpeaker
 
-    from .screens import Renderer
+    from kiosk.screens.renderer import Renderer
 
     display = open_display((settings.display.width, settings.display.height), settings.display.fullscreen,
                            sim=sim)

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import ConfigError, Settings, builtin_sim_settings, load_settings, with_overrides
+from kiosk.config import ConfigError, Settings, builtin_sim_settings, load_settings, with_overrides
 
 DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.toml")
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     if args.command == "provision" and not (args.sim and args.config is None and args.config_out is None):
         # Before resolve_settings: provisioning is how a unit gets its config in the first place.
-        from .provisioning import Answers, provision_interactive_command
+        from kiosk.commands.provision import Answers, provision_interactive_command
 
         answers = Answers(centre_url=args.centre, unit_id=args.unit_id, role=args.role,
                           counter_id=args.counter, token=args.token, ca_file=args.ca_file)
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     if args.command == "run":
         skip_optional_imports()
-        from .service import ListenError, serve
+        from kiosk.service.run import ListenError, serve
 
         try:
             return asyncio.run(serve(settings, sim=args.sim))
@@ -144,11 +144,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return provision_command(settings, args.centre, args.unit_id, args.token, args.ca_file)
     if args.command == "status":
-        from .status import status_command
+        from kiosk.commands.status import status_command
 
         return status_command(settings, as_json=args.json)
     if args.command == "selftest":
-        from .selftest import selftest_command
+        from kiosk.commands.selftest import selftest_command
 
         return selftest_command(settings, sim=args.sim, as_json=args.json, config_path=args.config)
     if args.command == "sync":

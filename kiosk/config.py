@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sync.protocol import canonical_bytes
+from protocol.chain import canonical_bytes
 
 DEFAULT_LISTEN = "127.0.0.1:8700"
 StaffKey = Literal["complete", "pause", "resume", "call_next", "recall", "no_show"]

@@ -18,9 +18,9 @@ from typing import Any, Iterable
 
 import aiosqlite
 
-from sync.protocol import canonical_bytes, event_hash
+from protocol.chain import canonical_bytes, event_hash
 
-from .clock import Clock, SystemClock
+from kiosk.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk import paths
 from sync.client import CentreClient, CentreUnreachable, normalise_centre_url
 from sync.files import SECRET_MODE, ensure_dir, remove_durably, write_atomic
-from sync.protocol import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
+from protocol.signing import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
 
 log = logging.getLogger(__name__)
 

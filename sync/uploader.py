@@ -27,7 +27,8 @@ from kiosk.clock import rfc3339
 from kiosk.config import SyncSettings
 from kiosk.events import EventStore, StoreError
 from sync.client import STREAM_STOPPING, CentreClient, Outcome, UploadResult
-from sync.protocol import MAX_BATCH, sign_head
+from protocol import MAX_BATCH
+from protocol.signing import sign_head
 
 MIN_BATCH = 10  # ≈ 6 KB: fits a 10 s timeout even on a link that carries 1 KB/s
 GROW_AFTER = 8  # successes in a row before a shrunken batch size doubles again

@@ -14,8 +14,8 @@ import pygame
 import pygame.freetype
 import qrcode
 
-from kiosk.fonts import find_cjk_font
-from kiosk.tickets import DOTS_PER_LINE, HALF_WIDTH_DOTS, display_columns
+from kiosk.screens.fonts import find_cjk_font
+from kiosk.tickets.layouts import DOTS_PER_LINE, HALF_WIDTH_DOTS, display_columns
 from tests.escpos_decoder import Cut, Feed, Line, Printout, QrCode, Raster, decode
 
 CELL_HEIGHT = 24      # font A, one line at 1x
@@ -120,8 +120,8 @@ def render_png(job: bytes, paper_width_mm: int, target: Path, encoding: str = "g
 
 def sample_jobs() -> dict[str, tuple[bytes, int]]:
     """The documentation's samples: name → (job, paper width)."""
-    from kiosk.service_items import shipped_service_items
-    from kiosk.tickets import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
+    from kiosk.tickets.service_items import shipped_service_items
+    from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
 
     ticket = TicketText("B013", "提取", False, "2026-11-23T09:14:03.512+08:00", 12, 36, False,
                         "https://gjj.example.gov.cn/queue?ticket=B013&date=2026-11-23")

@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 
 from kiosk.events import SCHEMA_VERSION, EventStore, StoreBusy, StoreCorrupt, StoreError, store_in_use
-from sync.protocol import EVENT_FIELDS, event_hash, verify_chain
+from protocol.chain import event_hash, verify_chain
+from protocol.events import EVENT_FIELDS
 
 
 def run(coro):

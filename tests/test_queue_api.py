@@ -11,9 +11,9 @@ from pathlib import Path
 import pygame
 import pytest
 
-from kiosk.screens import Renderer
-from kiosk.views import Idle, StaffCard
-from sync.protocol import verify_chain
+from kiosk.screens.renderer import Renderer
+from kiosk.screens.views import Idle, StaffCard
+from protocol.chain import verify_chain
 from tests.escpos_decoder import QrCode, decode
 from tests.sim_unit import SimUnit, wait_until
 

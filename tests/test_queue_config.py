@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import ConfigError, builtin_sim_settings, load_settings, settings_from_mapping
-from kiosk.queueing import TicketKey, queue_rules, ticket_key_pins
+from kiosk.queue.service import TicketKey, queue_rules, ticket_key_pins
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.queue import (Category, KeyLockout, QueueMachine, QueueRefused, QueueRules, business_day,
+from kiosk.queue.machine import (Category, KeyLockout, QueueMachine, QueueRefused, QueueRules, business_day,
                          call_clips)
 
 CATEGORIES = (Category("A", "缴存"), Category("B", "提取"), Category("C", "贷款"),

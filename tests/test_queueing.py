@@ -13,8 +13,8 @@ import pytest
 from kiosk import paths
 from kiosk.app import KioskApp, build_devices
 from kiosk.config import builtin_sim_settings, settings_from_mapping
-from kiosk.queue import QueueRefused
-from kiosk.views import Dispenser, Idle
+from kiosk.queue.machine import QueueRefused
+from kiosk.screens.views import Dispenser, Idle
 from tests.escpos_decoder import decode
 
 

@@ -8,12 +8,13 @@ import pygame.freetype
 import pytest
 
 from drivers.display import encode_png
-from kiosk import fonts, screens
-from kiosk.screen_samples import (SAMPLE_CARD, SAMPLE_REASONS, SCREEN_SIZES, rating_options,
+from kiosk.screens import fonts
+from kiosk.screens import renderer as screens
+from kiosk.screens.samples import (SAMPLE_CARD, SAMPLE_REASONS, SCREEN_SIZES, rating_options,
                                   sample_views)
-from kiosk.screens import (LEVEL_COLORS, Renderer, contrast_ratio, find_cjk_font,
+from kiosk.screens.renderer import (LEVEL_COLORS, Renderer, contrast_ratio, find_cjk_font,
                            missing_glyphs, screen_strings, text_color_on)
-from kiosk.views import (LEVEL_LABELS, Idle, KeyOption, NotSignedIn, OutOfOrder, Paused,
+from kiosk.screens.views import (LEVEL_LABELS, Idle, KeyOption, NotSignedIn, OutOfOrder, Paused,
                          RatingPrompt, ReasonPrompt, StaffCard, Thanks)
 
 LONG_CARD = StaffCard(

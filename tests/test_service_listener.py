@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from kiosk.service import ListenError, bind_listener
+from kiosk.service.run import ListenError, bind_listener
 
 
 @pytest.mark.parametrize("listen", ["127.0.0.1:0", "[::1]:0"])

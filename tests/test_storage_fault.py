@@ -7,9 +7,9 @@ import io
 import pygame
 import pytest
 
-from kiosk.screens import Renderer
-from kiosk.views import OutOfOrder
-from sync.protocol import verify_chain
+from kiosk.screens.renderer import Renderer
+from kiosk.screens.views import OutOfOrder
+from protocol.chain import verify_chain
 from tests.fault.results import record
 from tests.sim_unit import SimUnit, wait_until
 from tests.tiny_disk import fill, mounted_tmpfs

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from kiosk.systemd import Notifier
+from kiosk.service.systemd import Notifier
 
 ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
 START_TIMEOUT_S = 30.0

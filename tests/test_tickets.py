@@ -8,8 +8,8 @@ from pathlib import Path
 import pygame
 import pytest
 
-from kiosk.service_items import shipped_service_items
-from kiosk.tickets import (DOTS_PER_LINE, HALF_WIDTH_DOTS, NoticeText, PrintSetup, TicketText,
+from kiosk.tickets.service_items import shipped_service_items
+from kiosk.tickets.layouts import (DOTS_PER_LINE, HALF_WIDTH_DOTS, NoticeText, PrintSetup, TicketText,
                            display_columns, notice_job, ticket_job, wrap)
 from tests.escpos_decoder import Cut, Feed, QrCode, Raster, decode
 from tests.receipt_preview import render_png

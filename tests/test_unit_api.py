@@ -8,9 +8,10 @@ from pathlib import Path
 import pygame
 import pytest
 
-from kiosk.screens import Renderer
-from kiosk.views import Idle, StaffCard, Thanks
-from sync.protocol import EVENT_FIELDS, verify_chain
+from kiosk.screens.renderer import Renderer
+from kiosk.screens.views import Idle, StaffCard, Thanks
+from protocol.chain import verify_chain
+from protocol.events import EVENT_FIELDS
 from tests.sim_unit import SimUnit, wait_until
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from sync.protocol import ChainError, verify_chain
+from protocol.chain import ChainError, verify_chain
 from tests.centre.centre_process import CentreProcess, add_unit
 from tests.sim_unit import SimUnit
 

@@ -17,8 +17,8 @@ import pytest
 
 from centre.accounts import add_user, session_user, start_session
 from centre.dashboard_web import SESSION_COOKIE
-from kiosk.api import create_api
-from kiosk.openapi import OPENAPI_PATH, openapi_path, operations
+from kiosk.api.server import create_api
+from kiosk.api.openapi import OPENAPI_PATH, openapi_path, operations
 from tests.centre.centre_testkit import ADMIN_TOKEN, LiveCentre, serve_in_thread
 from tests.fault.api_fuzz import Fixed, FuzzTally, error_shape_problem, fuzz_api
 from tests.fault.results import record

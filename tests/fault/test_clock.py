@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from kiosk.app import KioskApp, build_devices
 from kiosk.clock import rfc3339
 from kiosk.config import builtin_sim_settings
-from sync.protocol import verify_chain
+from protocol.chain import verify_chain
 from tests.centre.centre_testkit import now_utc
 from tests.centre.conftest import centre  # noqa: F401  (a fixture, used by name)
 from tests.fault.results import record

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from centre.batches import parse_batch, verify_batch
 from centre.errors import ApiError
 from kiosk.config import ConfigError, load_settings, settings_from_mapping
-from kiosk.tickets import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
-from sync.protocol import canonical_bytes
+from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
+from protocol.chain import canonical_bytes
 from tests.centre.centre_testkit import SimulatedUnit
 from tests.escpos_decoder import Cut, decode
 from tests.fault.results import record

@@ -25,7 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sync.protocol import ChainError, MAX_BATCH, load_public_key_b64, verify_chain, verify_head
+from protocol import MAX_BATCH
+from protocol.chain import ChainError, verify_chain
+from protocol.signing import load_public_key_b64, verify_head
 
 UPLOAD_PATH = re.compile(r"^/api/v1/units/([^/]+)/events$")
 BUNDLE_PATH = re.compile(r"^/api/v1/units/([^/]+)/bundle$")

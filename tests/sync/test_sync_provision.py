@@ -12,7 +12,7 @@ import pytest
 
 from kiosk import paths
 from sync import files
-from sync.protocol import public_key_b64, sign_head, verify_head, load_public_key_b64
+from protocol.signing import load_public_key_b64, public_key_b64, sign_head, verify_head
 from sync.provision import (ProvisionError, ProvisioningBroken, check_centre_url, load_provisioning,
                             provision_unit)
 from sync_fake_centre import FakeCentre, make_test_ca

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import paths, selftest
+from kiosk import paths
+
+from kiosk.commands import selftest
 from kiosk.config import load_settings
 from kiosk.events import EventStore
-from kiosk.provisioning import Answers, dump_toml, provision_interactive_command
+from kiosk.commands.provision import Answers, dump_toml, provision_interactive_command
 from sync_fake_centre import FakeCentre
 from sync_helpers import UNIT_ID, append_events, make_settings, run_async
 

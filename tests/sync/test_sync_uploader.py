@@ -15,7 +15,8 @@ from kiosk.config import SyncSettings
 from kiosk.events import EventStore
 from sync.bundle import BundleCache
 from sync.client import Outcome
-from sync.protocol import MAX_BATCH, generate_private_key
+from protocol import MAX_BATCH
+from protocol.signing import generate_private_key
 from sync.provision import Provisioning
 from sync.timing import Backoff
 from sync.uploader import EVENTS_PRUNED, STREAM_STOPPED, STREAM_STOPPED_META_KEY, Uploader

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from .queue import QueueRefused
+from kiosk.queue.machine import QueueRefused
 
 
 class QueueHostUnreachable(Exception):

@@ -24,7 +24,7 @@ import requests
 from sync.files import write_atomic
 from sync.provision import UNIT_ID_PATTERN, ProvisionError, check_centre_url
 
-from .config import ConfigError, Settings, settings_from_mapping
+from kiosk.config import ConfigError, Settings, settings_from_mapping
 
 ROLES = ("counter", "dispenser", "both")
 CONFIG_MODE = 0o640            # root:kiosk: the service reads it, only root changes it

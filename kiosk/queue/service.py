@@ -24,19 +24,19 @@ from typing import TYPE_CHECKING, Any, Hashable
 
 from drivers.printer import NO_PRINTER, NoPrinter, PrinterError, PrinterStatus
 
-from .app import Unavailable
-from .queue import (QUEUE_EVENT_TYPES, Category, Estimate, KeyLockout, QueueMachine, QueueRefused,
+from kiosk.app import Unavailable
+from kiosk.queue.machine import (QUEUE_EVENT_TYPES, Category, Estimate, KeyLockout, QueueMachine, QueueRefused,
                     QueueRules, call_clips)
-from .queue_host import QueueHostClient, QueueHostUnreachable
-from .rating import Decision
-from .service_items import current_service_items
-from .tickets import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
-from .views import (TICKET_VOIDED_LABEL, Dispenser, Idle, IssuedTicket, NotSignedIn, Paused, TicketOption,
+from kiosk.queue.host_link import QueueHostClient, QueueHostUnreachable
+from kiosk.rating.machine import Decision
+from kiosk.tickets.service_items import current_service_items
+from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
+from kiosk.screens.views import (TICKET_VOIDED_LABEL, Dispenser, Idle, IssuedTicket, NotSignedIn, Paused, TicketOption,
                     View, printer_problem_label)
 
 if TYPE_CHECKING:
-    from .app import KioskApp
-    from .config import Settings
+    from kiosk.app import KioskApp
+    from kiosk.config import Settings
 
 log = logging.getLogger(__name__)
 

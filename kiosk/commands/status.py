@@ -12,12 +12,12 @@ from typing import Any
 
 import requests
 
-from .app import disk_free_mb, replay_state
-from .clock import read_boot_id
-from .config import Settings, parse_listen
-from .events import EventStore, StoreError, store_in_use
-from .paths import api_url_file, events_db
-from .rating import RatingMachine, RatingRules
+from kiosk.app import disk_free_mb, replay_state
+from kiosk.clock import read_boot_id
+from kiosk.config import Settings, parse_listen
+from kiosk.events import EventStore, StoreError, store_in_use
+from kiosk.paths import api_url_file, events_db
+from kiosk.rating.machine import RatingMachine, RatingRules
 from sync.status import stored_sync_state
 
 LAST_EVENTS = 5

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .app import KioskApp, Unavailable
-from .rating import RatingRefused
+from kiosk.app import KioskApp, Unavailable
+from kiosk.rating.machine import RatingRefused
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_EVENTS_PAGE = 1000
@@ -181,10 +181,10 @@ def create_api(app: KioskApp) -> Starlette:
             Route("/v1/sim/display.png", guarded(sim_display), methods=["GET"]),
             Route("/v1/sim/speech", guarded(sim_speech), methods=["GET"]),
         ]
-    from .queue_api import queue_routes  # it builds on this module (ApiError, read_body)
+    from kiosk.api.queue import queue_routes  # it builds on this module (ApiError, read_body)
 
     routes += queue_routes(app, guarded)
-    from .openapi import OPENAPI_PATH, build_document  # it describes this module's routes
+    from kiosk.api.openapi import OPENAPI_PATH, build_document  # it describes this module's routes
 
     document: dict = {}  # built on first request: start-up (and every key press) needs none of it
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from .rating import Decision
+from kiosk.rating.machine import Decision
 
 # Events this machine folds; replaying these (in seq order) rebuilds the queue.
 QUEUE_EVENT_TYPES = ("ticket.issued", "ticket.called", "ticket.recalled", "ticket.no_show",

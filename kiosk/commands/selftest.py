@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import Settings
-from .events import EventStore, StoreError, open_readonly, store_in_use
-from .paths import events_db, voice_dir
+from kiosk.config import Settings
+from kiosk.events import EventStore, StoreError, open_readonly, store_in_use
+from kiosk.paths import events_db, voice_dir
 
 # Free space under the state dir: below FAIL the event store may soon refuse writes (the unit then
 # shows its out-of-order screen); below WARN a technician should look before it gets there.
@@ -87,7 +87,7 @@ def _check_display(settings: Settings, sim: bool) -> Check:
 
 
 def _check_font(settings: Settings) -> Check:
-    from .screens import find_cjk_font, missing_glyphs, screen_strings
+    from kiosk.screens.renderer import find_cjk_font, missing_glyphs, screen_strings
 
     try:
         if settings.display.font is not None:
@@ -114,7 +114,7 @@ def _check_keys(settings: Settings, sim: bool) -> Check:
         return Check("keys", "ok", "simulated keypad")
     from drivers.keypad import check_pins_claimable
 
-    from .app import keypad_pins
+    from kiosk.app import keypad_pins
 
     pins = keypad_pins(settings)
     problems = check_pins_claimable(pins)
@@ -126,7 +126,7 @@ def _check_keys(settings: Settings, sim: bool) -> Check:
 def _check_voice(settings: Settings, sim: bool) -> Check:
     if not settings.voice.enabled:
         return Check("voice", "ok", "voice disabled in config")
-    from .voice import missing_clips
+    from kiosk.voice import missing_clips
 
     missing = missing_clips(voice_dir(settings.state_dir))
     if not missing:
@@ -160,7 +160,7 @@ def _check_printer(settings: Settings, sim: bool) -> Check:
 
 
 def _check_clock() -> Check:
-    from .clock import kernel_clock_synced
+    from kiosk.clock import kernel_clock_synced
 
     if kernel_clock_synced():
         return Check("clock", "ok", "synchronised by NTP (events carry clock_synced=true)")

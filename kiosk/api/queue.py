@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .api import ApiError, _Body, read_body
-from .app import KioskApp
-from .queue import QueueRefused
+from kiosk.api.server import ApiError, _Body, read_body
+from kiosk.app import KioskApp
+from kiosk.queue.machine import QueueRefused
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .presses import PressFilter, PressVerdict
-from .views import (
+from kiosk.rating.presses import PressFilter, PressVerdict
+from kiosk.screens.views import (
     LEVEL_LABELS, Idle, KeyOption, NotSignedIn, Paused, RatingPrompt, ReasonPrompt, StaffCard,
     Thanks, View,
 )

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pygame
 
-from kiosk.fonts import ELLIPSIS, TextPainter, find_cjk_font, missing_glyphs, pick_face_index
-from kiosk.views import (COMPLAINT_PHONE, LEVEL_LABELS, PAUSE_REASON_LABELS,
+from kiosk.screens.fonts import ELLIPSIS, TextPainter, find_cjk_font, missing_glyphs, pick_face_index
+from kiosk.screens.views import (COMPLAINT_PHONE, LEVEL_LABELS, PAUSE_REASON_LABELS,
                          PRINTER_PROBLEM_LABELS, TICKET_VOIDED_LABEL, Dispenser, Idle, KeyOption,
                          NotSignedIn, OutOfOrder, Paused, RatingPrompt, ReasonPrompt, StaffCard,
                          Thanks, View, pause_reason_label)
@@ -531,7 +531,7 @@ class Renderer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kiosk.screen_samples import SCREEN_SIZES, sample_views
+    from kiosk.screens.samples import SCREEN_SIZES, sample_views
 
     parser = argparse.ArgumentParser(prog="python -m kiosk.screens",
                                      description="Draw every screen at every supported size.")

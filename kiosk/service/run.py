@@ -10,14 +10,14 @@ import sys
 
 import uvicorn
 
-from .api import create_api
-from .app import KioskApp, build_devices
-from .config import Settings, parse_listen
+from kiosk.api.server import create_api
+from kiosk.app import KioskApp, build_devices
+from kiosk.config import Settings, parse_listen
 from sync.files import remove_durably, write_atomic
 
-from .paths import api_url_file, voice_dir
-from .syncing import SyncLink
-from .systemd import Notifier
+from kiosk.paths import api_url_file, voice_dir
+from kiosk.service.sync_link import SyncLink
+from kiosk.service.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def bind_listener(listen: str) -> socket.socket:
 
 async def _prepare_voice(settings: Settings) -> None:
     """Render missing voice clips offline with espeak-ng, off the loop, without delaying start."""
-    from .voice import ensure_clips
+    from kiosk.voice import ensure_clips
 
     try:
         made = await asyncio.to_thread(ensure_clips, voice_dir(settings.state_dir), settings.voice.voice)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kiosk.views import (LEVEL_LABELS, Dispenser, Idle, IssuedTicket, KeyOption, NotSignedIn,
+from kiosk.screens.views import (LEVEL_LABELS, Dispenser, Idle, IssuedTicket, KeyOption, NotSignedIn,
                          OutOfOrder, Paused, RatingPrompt, ReasonPrompt, StaffCard, Thanks,
                          TicketOption, View)
 

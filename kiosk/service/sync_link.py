@@ -14,7 +14,7 @@ from sync.bundle import BundleCache, CurrentBundle
 from sync.provision import ProvisioningBroken, load_provisioning
 from sync.uploader import Uploader
 
-from .app import KioskApp
+from kiosk.app import KioskApp
 
 log = logging.getLogger(__name__)
 

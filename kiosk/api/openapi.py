@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import __version__
-from .api import MAX_EVENTS_PAGE, CompleteBody, PauseBody, SignInBody, _Body
-from .queue_api import ActBody, NoticeBody, PaperBody, ReprintBody, TicketBody, TransferBody
+from kiosk import __version__
+from kiosk.api.server import MAX_EVENTS_PAGE, CompleteBody, PauseBody, SignInBody, _Body
+from kiosk.api.queue import ActBody, NoticeBody, PaperBody, ReprintBody, TicketBody, TransferBody
 
 OPENAPI_PATH = "/v1/openapi.json"
 _COMPONENTS = "#/components/schemas/{model}"

@@ -1,0 +1,1 @@
+"""The `kiosk` commands other than `run`: provision, selftest, status."""
