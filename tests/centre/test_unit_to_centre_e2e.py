@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.centre.centre_process import CentreProcess, add_unit
-from tests.sim_unit import SimUnit, wait_until
+from tests.support.sim_unit import SimUnit, wait_until
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 

@@ -33,7 +33,7 @@ import requests
 from tests.centre.centre_process import CentreProcess
 from tests.fault.harness import (UNIT_ENV, centre_events, centre_streams, compare_exactly_once, drain,
                                  provision_sim_unit, restart_centre, start_centre)
-from tests.sim_unit import SimUnit
+from tests.support.sim_unit import SimUnit
 
 UNIT_ID = "crash-unit"
 STAFF_ID = "1001"

@@ -14,7 +14,7 @@ import httpx
 
 from protocol.chain import ChainError, verify_chain
 from tests.centre.centre_process import CentreProcess, add_unit
-from tests.sim_unit import SimUnit
+from tests.support.sim_unit import SimUnit
 
 ADMIN_TOKEN = "fault-admin"
 UNIT_ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}

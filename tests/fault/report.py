@@ -23,7 +23,7 @@ from tests.fault.results import RESULTS_ENV
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "docs" / "reliability.md"
 # What the report runs: every fault test plus the disk-full test that predates this folder.
-SUITE = ("tests/fault", "tests/test_storage_fault.py")
+SUITE = ("tests/fault", "tests/kiosk/test_app_storage_fault.py")
 SUITE_TIMEOUT_S = 1200
 
 

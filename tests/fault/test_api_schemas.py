@@ -22,7 +22,7 @@ from kiosk.api.openapi import OPENAPI_PATH, openapi_path, operations
 from tests.centre.centre_testkit import ADMIN_TOKEN, LiveCentre, serve_in_thread
 from tests.fault.api_fuzz import Fixed, FuzzTally, error_shape_problem, fuzz_api
 from tests.fault.results import record
-from tests.sim_unit import SimUnit
+from tests.support.sim_unit import SimUnit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -11,7 +11,7 @@ import pytest
 from tests.fault.backlog import build_backlog, drain_with_passes, read_unit_store, sync_once
 from tests.fault.harness import centre_events, compare_exactly_once, provision_sim_unit, start_centre
 from tests.fault.results import record
-from tests.tiny_disk import fill, mounted_tmpfs
+from tests.support.tiny_disk import fill, mounted_tmpfs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

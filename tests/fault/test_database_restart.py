@@ -21,7 +21,7 @@ from tests.fault.harness import (ADMIN_HEADERS, UNIT_ENV, centre_events, centre_
                                  fleet_row, provision_sim_unit, start_centre)
 from tests.fault.private_postgres import PrivatePostgres
 from tests.fault.results import record
-from tests.sim_unit import wait_until
+from tests.support.sim_unit import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 

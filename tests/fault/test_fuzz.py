@@ -21,7 +21,7 @@ from kiosk.config import ConfigError, load_settings, settings_from_mapping
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
 from protocol.chain import canonical_bytes
 from tests.centre.centre_testkit import SimulatedUnit
-from tests.escpos_decoder import Cut, decode
+from tests.support.escpos_decoder import Cut, decode
 from tests.fault.results import record
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))

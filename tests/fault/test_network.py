@@ -14,7 +14,7 @@ from tests.fault.harness import (centre_events, compare_exactly_once, drain, pro
                                  start_centre)
 from tests.fault.proxy import FaultProxy
 from tests.fault.results import record
-from tests.sim_unit import SimUnit
+from tests.support.sim_unit import SimUnit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

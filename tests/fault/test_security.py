@@ -174,7 +174,7 @@ def test_no_secret_appears_in_any_log_of_a_unit_syncing_to_a_centre(tmp_path, re
     from sync.provision import load_provisioning
     from tests.fault.harness import drain, kiosk_command, start_centre
     from tests.centre.centre_process import add_unit
-    from tests.sim_unit import SimUnit
+    from tests.support.sim_unit import SimUnit
 
     db_url = f"sqlite:///{tmp_path / 'centre.db'}"
     state_dir = tmp_path / "unit"

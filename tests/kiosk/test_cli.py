@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.sim_unit import SimUnit
+from tests.support.sim_unit import SimUnit
 
 ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
 

@@ -11,10 +11,10 @@ import pytest
 from kiosk.tickets.service_items import shipped_service_items
 from kiosk.tickets.layouts import (DOTS_PER_LINE, HALF_WIDTH_DOTS, NoticeText, PrintSetup, TicketText,
                            display_columns, notice_job, ticket_job, wrap)
-from tests.escpos_decoder import Cut, Feed, QrCode, Raster, decode
-from tests.receipt_preview import render_png
+from tests.support.escpos_decoder import Cut, Feed, QrCode, Raster, decode
+from tests.support.receipt_preview import render_png
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO  # noqa: E402
 QR_URL = "https://gjj.example.gov.cn/queue?ticket=B013&date=2026-11-23"
 TICKET = TicketText("B013", "提取", False, "2026-11-23T09:14:03.512+08:00", 12, 36, False, QR_URL)
 

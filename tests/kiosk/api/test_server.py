@@ -12,9 +12,9 @@ from kiosk.screens.renderer import Renderer
 from kiosk.screens.views import Idle, StaffCard, Thanks
 from protocol.chain import verify_chain
 from protocol.events import EVENT_FIELDS
-from tests.sim_unit import SimUnit, wait_until
+from tests.support.sim_unit import SimUnit, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO  # noqa: E402
 
 
 def short_window_config(tmp_path: Path) -> Path:

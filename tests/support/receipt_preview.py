@@ -2,7 +2,7 @@
 for 58 mm, 576 for 80 mm), font A cells of 12 x 24 dots, GS ! multipliers, bold, alignment, the
 QR code module by module. Used by the tests and to draw docs/printing/*.png:
 
-    python -m tests.receipt_preview --out docs/printing
+    python -m tests.support.receipt_preview --out docs/printing
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import qrcode
 
 from kiosk.screens.fonts import find_cjk_font
 from kiosk.tickets.layouts import DOTS_PER_LINE, HALF_WIDTH_DOTS, display_columns
-from tests.escpos_decoder import Cut, Feed, Line, Printout, QrCode, Raster, decode
+from tests.support.escpos_decoder import Cut, Feed, Line, Printout, QrCode, Raster, decode
 
 CELL_HEIGHT = 24      # font A, one line at 1x
 LINE_PITCH = 30       # ESC/POS default line spacing (1/6 inch at 180 dpi ≈ 30 dots)
@@ -140,7 +140,7 @@ def sample_jobs() -> dict[str, tuple[bytes, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.receipt_preview",
+    parser = argparse.ArgumentParser(prog="python -m tests.support.receipt_preview",
                                      description="Draw sample tickets and notices as printed.")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)

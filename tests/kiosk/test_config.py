@@ -7,7 +7,7 @@ import pytest
 
 from kiosk.config import ConfigError, builtin_sim_settings, load_settings, with_overrides
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["counter.toml", "sim.toml"])

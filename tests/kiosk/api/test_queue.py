@@ -14,10 +14,10 @@ import pytest
 from kiosk.screens.renderer import Renderer
 from kiosk.screens.views import Idle, StaffCard
 from protocol.chain import verify_chain
-from tests.escpos_decoder import QrCode, decode
-from tests.sim_unit import SimUnit, wait_until
+from tests.support.escpos_decoder import QrCode, decode
+from tests.support.sim_unit import SimUnit, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO  # noqa: E402
 SIM_TOML = (REPO / "kiosk" / "defaults" / "sim.toml").read_text(encoding="utf-8")
 CALL_B001_AT_1 = ["call_please", "B", "0", "0", "1", "call_number", "call_to_window", "1", "call_window"]
 

@@ -9,7 +9,7 @@ import pytest
 from kiosk.config import ConfigError, builtin_sim_settings, load_settings, settings_from_mapping
 from kiosk.queue.service import TicketKey, queue_rules, ticket_key_pins
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO  # noqa: E402
 
 
 def test_dispenser_example_is_a_queue_host_with_five_ticket_keys():

@@ -11,8 +11,8 @@ from kiosk.screens.renderer import Renderer
 from kiosk.screens.views import OutOfOrder
 from protocol.chain import verify_chain
 from tests.fault.results import record
-from tests.sim_unit import SimUnit, wait_until
-from tests.tiny_disk import fill, mounted_tmpfs
+from tests.support.sim_unit import SimUnit, wait_until
+from tests.support.tiny_disk import fill, mounted_tmpfs
 
 
 @pytest.fixture

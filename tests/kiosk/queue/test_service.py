@@ -15,7 +15,7 @@ from kiosk.app import KioskApp, build_devices
 from kiosk.config import builtin_sim_settings, settings_from_mapping
 from kiosk.queue.machine import QueueRefused
 from kiosk.screens.views import Dispenser, Idle
-from tests.escpos_decoder import decode
+from tests.support.escpos_decoder import decode
 
 
 def settings_for(state_dir: Path, **sections):
