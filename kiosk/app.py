@@ -21,7 +21,9 @@ from kiosk.clock import Clock, SystemClock
 from kiosk.config import Reason, Settings, StaffMember
 from kiosk.events import EventStore, StoreError, StoreWriteError
 from kiosk.paths import events_db, voice_dir
-from kiosk.rating.machine import Decision, RatingMachine, RatingRefused, RatingRules, ReasonChoice
+from kiosk.decision import Decision
+from kiosk.rating.machine import RatingMachine, RatingRules, ReasonChoice
+from kiosk.refusals import RatingRefused, Unavailable
 from kiosk.screens.views import OutOfOrder, StaffCard, View
 
 log = logging.getLogger(__name__)
@@ -38,15 +40,6 @@ STORAGE_FAULT_TEXT = {
     "storage_busy": "数据存储被占用",
     "storage_error": "数据存储故障",
 }
-
-
-class Unavailable(Exception):
-    """The unit cannot take the request now (storage fault); the API answers 503."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass

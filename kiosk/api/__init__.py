@@ -1,5 +1,4 @@
-"""The unit's local HTTP API (Starlette): `create_api(app)`."""
-from kiosk.api.server import (  # noqa: F401
-    MAX_BODY_BYTES, MAX_EVENTS_PAGE, ApiError, error_response, SignInBody, PauseBody, CompleteBody,
-    read_body, create_api,
-)
+"""The unit's local HTTP API (Starlette): `create_api(app)`. Routes by area (`unit`, `queue`, `sim`),
+each describing itself for the OpenAPI document; request bodies in `bodies`; one code → status
+table in `errors`."""
+from kiosk.api.server import create_api  # noqa: F401

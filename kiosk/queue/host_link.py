@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from kiosk.queue.machine import QueueRefused
+from kiosk.refusals import QueueRefused
 
 
 class QueueHostUnreachable(Exception):

@@ -27,21 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from kiosk.rating.machine import Decision
+from kiosk.decision import Decision
+from kiosk.refusals import QueueRefused
 
 # Events this machine folds; replaying these (in seq order) rebuilds the queue.
 QUEUE_EVENT_TYPES = ("ticket.issued", "ticket.called", "ticket.recalled", "ticket.no_show",
                      "ticket.transferred", "ticket.voided")
 
 WAITING, SERVING, DONE, NO_SHOW, VOIDED = "waiting", "serving", "done", "no_show", "voided"
-
-
-class QueueRefused(Exception):
-    """An input the queue cannot take; `status` and `code` are the API's answer."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
 @dataclass(frozen=True)
@@ -70,12 +63,12 @@ class QueueRules:
         for category in self.categories:
             if category.letter == letter:
                 return category
-        raise QueueRefused(422, "unknown_category", f"no queue category {letter!r} "
+        raise QueueRefused("unknown_category", f"no queue category {letter!r} "
                            f"(known: {', '.join(c.letter for c in self.categories)})")
 
     def check_counter(self, counter_id: str) -> None:
         if self.counters and counter_id not in self.counters:
-            raise QueueRefused(422, "unknown_counter", f"counter {counter_id!r} is not in the "
+            raise QueueRefused("unknown_counter", f"counter {counter_id!r} is not in the "
                                f"queue configuration (known: {', '.join(sorted(self.counters))})")
 
     def serves(self, counter_id: str, letter: str) -> bool:
@@ -337,7 +330,7 @@ class QueueMachine:
         self.rules.check_counter(counter_id)
         ticket = self._next_for(self._state_at(wall_time), counter_id)
         if ticket is None:
-            raise QueueRefused(409, "queue_empty", f"no ticket is waiting for counter {counter_id}")
+            raise QueueRefused("queue_empty", f"no ticket is waiting for counter {counter_id}")
         decision = Decision()
         decision.add("ticket.called", {"ticket": ticket.number, "counter_id": counter_id,
                                        "staff_id": staff_id, "category": ticket.category})
@@ -347,7 +340,7 @@ class QueueMachine:
         self.rules.check_counter(counter_id)
         ticket = self.serving(counter_id, wall_time)
         if ticket is None:
-            raise QueueRefused(409, "nothing_serving", f"counter {counter_id} has no called ticket")
+            raise QueueRefused("nothing_serving", f"counter {counter_id} has no called ticket")
         return ticket
 
     def decide_recall(self, counter_id: str, staff_id: str, wall_time: str) -> Decision:
@@ -371,13 +364,13 @@ class QueueMachine:
     def decide_transfer(self, counter_id: str, staff_id: str, wall_time: str, *,
                         to_counter: str | None = None, to_category: str | None = None) -> Decision:
         if (to_counter is None) == (to_category is None):
-            raise QueueRefused(422, "invalid", "give exactly one of to_counter and to_category")
+            raise QueueRefused("invalid", "give exactly one of to_counter and to_category")
         ticket = self._serving_or_refuse(counter_id, wall_time)
         data: dict[str, Any] = {"ticket": ticket.number, "from_counter": counter_id, "staff_id": staff_id}
         if to_counter is not None:
             self.rules.check_counter(to_counter)
             if to_counter == counter_id:
-                raise QueueRefused(422, "invalid", "a ticket cannot be transferred to its own counter")
+                raise QueueRefused("invalid", "a ticket cannot be transferred to its own counter")
             data["to_counter"] = to_counter
         else:
             self.rules.category(to_category)
@@ -389,7 +382,7 @@ class QueueMachine:
     def decide_reprint(self, number: str, wall_time: str) -> Decision:
         ticket = self.ticket(number, wall_time)
         if ticket is None or ticket.status not in (WAITING, SERVING):
-            raise QueueRefused(404, "unknown_ticket", f"ticket {number} is not waiting or being served today")
+            raise QueueRefused("unknown_ticket", f"ticket {number} is not waiting or being served today")
         estimate = self.estimate_for(number, wall_time)
         decision = Decision()
         decision.add("ticket.reprinted", {"ticket": number, "category": ticket.category,

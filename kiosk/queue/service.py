@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Hashable
 
 from drivers.printer import NO_PRINTER, NoPrinter, PrinterError, PrinterStatus
 
-from kiosk.app import Unavailable
-from kiosk.queue.machine import (QUEUE_EVENT_TYPES, Category, Estimate, KeyLockout, QueueMachine, QueueRefused,
+from kiosk.queue.machine import (QUEUE_EVENT_TYPES, Category, Estimate, KeyLockout, QueueMachine,
                     QueueRules, call_clips)
 from kiosk.queue.host_link import QueueHostClient, QueueHostUnreachable
-from kiosk.rating.machine import Decision
+from kiosk.decision import Decision
+from kiosk.refusals import QueueRefused, Unavailable
 from kiosk.tickets.service_items import current_service_items
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
 from kiosk.screens.views import (TICKET_VOIDED_LABEL, Dispenser, Idle, IssuedTicket, NotSignedIn, Paused, TicketOption,
@@ -273,7 +273,7 @@ class QueueService:
         if not status.ready:
             events += await self._commit(self.machine.decide_print_failed(letter, status.state))
             show(problem=printer_problem_label(status.state))
-            raise QueueRefused(503, "printer_unavailable", f"printer {status.state}: no number was used"
+            raise QueueRefused("printer_unavailable", f"printer {status.state}: no number was used"
                                + (f" ({status.detail})" if status.detail else ""), why=status.state)
         # Durable before printing: a number on paper is always in the log.
         issued = (await self._commit(self.machine.decide_issue(letter, self._wall())))[-1]
@@ -287,7 +287,7 @@ class QueueService:
             log.error("ticket %s did not print (%s); voiding it", data["ticket"], error)
             events += await self._commit(self.machine.decide_void(data["ticket"], "print_failed", self._wall()))
             show(problem=TICKET_VOIDED_LABEL)
-            raise QueueRefused(503, "print_failed", f"ticket {data['ticket']} did not print and was "
+            raise QueueRefused("print_failed", f"ticket {data['ticket']} did not print and was "
                                "voided; it will never be called", ticket=data["ticket"]) from None
         show(issued=IssuedTicket(data["ticket"], self._names[letter], data["waiting_ahead"],
                                  data["estimated_wait_min"]))
@@ -321,25 +321,25 @@ class QueueService:
     async def _ready_printer_or_refuse(self) -> None:
         status = await self._check_printer()
         if not status.ready:
-            raise QueueRefused(503, "printer_unavailable", f"printer {status.state}"
+            raise QueueRefused("printer_unavailable", f"printer {status.state}"
                                + (f" ({status.detail})" if status.detail else ""), why=status.state)
 
     async def _print_or_refuse(self, job: bytes) -> None:
         try:
             await self._print(job)
         except PrinterError as error:
-            raise QueueRefused(503, "print_failed", f"the print did not complete: {error}") from None
+            raise QueueRefused("print_failed", f"the print did not complete: {error}") from None
 
     # --- 一次性告知清单 --------------------------------------------------------------------
 
     async def print_notice(self, code: str, copies: int | None = None) -> dict[str, Any]:
         staff_id = self._app.machine.staff_id
         if staff_id is None:
-            raise QueueRefused(409, "not_signed_in", "sign in before printing a 一次性告知清单")
+            raise QueueRefused("not_signed_in", "sign in before printing a 一次性告知清单")
         items, source = await asyncio.to_thread(current_service_items, self._settings.state_dir)
         item = items.get(code)
         if item is None:
-            raise QueueRefused(404, "unknown_item", f"no service item {code!r} in the {source} list")
+            raise QueueRefused("unknown_item", f"no service item {code!r} in the {source} list")
         copies = copies or self._settings.printer.notice_copies
         notice = NoticeText(item.code, item.name, item.category, item.time_limit, item.materials,
                             self._counter, self._wall()[:10])
@@ -363,13 +363,13 @@ class QueueService:
             counter_id = self._counter
             staff_id = self._app.machine.staff_id
             if staff_id is None:
-                raise QueueRefused(409, "not_signed_in", "sign in before calling tickets")
+                raise QueueRefused("not_signed_in", "sign in before calling tickets")
             if self._app.machine.paused:
-                raise QueueRefused(409, "paused", "the counter is paused (暂停服务); resume it first")
+                raise QueueRefused("paused", "the counter is paused (暂停服务); resume it first")
         elif not self.is_host:
             raise self._not_host()
         elif not staff_id:
-            raise QueueRefused(422, "invalid", "staff_id is required when acting for another counter",
+            raise QueueRefused("invalid", "staff_id is required when acting for another counter",
                                field="staff_id")
         async with self._lock:
             if self.is_host:
@@ -435,7 +435,7 @@ class QueueService:
             log.info("staff key %s refused: %s", action, refused)
 
     def _not_host(self) -> QueueRefused:
-        return QueueRefused(409, "not_queue_host", f"this unit's queue is kept by {self._host.base_url}; "
+        return QueueRefused("not_queue_host", f"this unit's queue is kept by {self._host.base_url}; "
                             "tickets are issued there")
 
     # --- the queue host, from a counter ---------------------------------------------------
@@ -445,7 +445,7 @@ class QueueService:
             answer = await asyncio.to_thread(self._host.request, method, path, body)
         except QueueHostUnreachable as error:
             self._set_link(False, str(error))
-            raise QueueRefused(503, "queue_host_unreachable", f"叫号服务不可用: {error}") from None
+            raise QueueRefused("queue_host_unreachable", f"叫号服务不可用: {error}") from None
         except QueueRefused:
             self._set_link(True)
             raise

@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from kiosk.decision import Decision
 from kiosk.rating.presses import PressFilter, PressVerdict
+from kiosk.refusals import RatingRefused
 from kiosk.screens.views import (
     LEVEL_LABELS, Idle, KeyOption, NotSignedIn, Paused, RatingPrompt, ReasonPrompt, StaffCard,
     Thanks, View,
@@ -23,15 +25,6 @@ BAD_LEVELS = frozenset({1, 2})   # 不满意 and 非常不满意 are 差评
 REASON_KEYS = 4                  # keys 1..4 show reasons, key 5 is always 其他
 OTHER_LABEL = "其他"
 OTHER_CODE = "other"
-
-
-class RatingRefused(Exception):
-    """An input the counter cannot take now; `code` is the API's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -50,15 +43,6 @@ class RatingRules:
 class ReasonChoice:
     code: str
     label: str
-
-
-@dataclass
-class Decision:
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    say: list[str] = field(default_factory=list)
-
-    def add(self, event_type: str, data: dict[str, Any]) -> None:
-        self.events.append((event_type, data))
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pytest
 from centre.accounts import add_user, session_user, start_session
 from centre.dashboard_web import SESSION_COOKIE
 from kiosk.api.server import create_api
-from kiosk.api.openapi import OPENAPI_PATH, openapi_path, operations
+from kiosk.api.openapi import OPENAPI_PATH, build_document, openapi_path
 from tests.centre.centre_testkit import ADMIN_TOKEN, LiveCentre, serve_in_thread
 from tests.fault.api_fuzz import Fixed, FuzzTally, error_shape_problem, fuzz_api
 from tests.fault.results import record
@@ -107,11 +107,15 @@ def test_the_units_document_lists_exactly_the_apps_routes(sim):
     # create_api only reads these attributes while it builds the routes.
     kiosk_app = SimpleNamespace(settings=SimpleNamespace(api=SimpleNamespace(token="t")), sim=sim,
                                 queue=None, devices=SimpleNamespace(printer=None))
-    routes = {(method, openapi_path(route.path)) for route in create_api(kiosk_app).routes
+    app_routes = create_api(kiosk_app).routes
+    routes = {(method, openapi_path(route.path)) for route in app_routes
               for method in route.methods if method != "HEAD"}
-    documented = {(operation.method, openapi_path(operation.path)) for operation in operations(sim)}
-    assert routes - documented == set(), "routes missing from kiosk/openapi.py"
-    assert documented - routes == set(), "kiosk/openapi.py documents routes the app does not have"
+    documented = {(method.upper(), path) for path, operations in build_document(app_routes)["paths"].items()
+                  for method in operations}
+    assert routes - documented == set(), "routes missing from the document"
+    assert documented - routes == set(), "the document lists routes the app does not have"
+    assert all(route.summary for route in app_routes), "every route says what it does"
+    assert any("/v1/sim/" in path for _, path in routes) == sim
 
 
 @pytest.mark.parametrize("body", [{"detail": [{"msg": "field required"}]}, {"error": "invalid"},

@@ -13,8 +13,9 @@ import pytest
 from kiosk import paths
 from kiosk.app import KioskApp, build_devices
 from kiosk.config import builtin_sim_settings, settings_from_mapping
-from kiosk.queue.machine import QueueRefused
 from kiosk.screens.views import Dispenser, Idle
+from kiosk.api.errors import status_for
+from kiosk.refusals import QueueRefused
 from tests.support.escpos_decoder import decode
 
 
@@ -74,7 +75,7 @@ def test_paper_out_uses_no_number_and_the_screen_says_why(tmp_path):
         assert (await events_of(app, "printer.status"))[-1]["data"] == {"paper": "out", "online": False}
         with pytest.raises(QueueRefused) as refused:
             await app.queue.issue_ticket("B")
-        assert (refused.value.status, refused.value.code) == (503, "printer_unavailable")
+        assert (status_for(refused.value.code), refused.value.code) == (503, "printer_unavailable")
         printer.paper = "ok"
         assert await app.queue.press_ticket_key(1, at=110.0) == ["printer.status", "ticket.issued"]
         assert printed_tickets(app) == ["A001"]          # the number was not used up
@@ -116,7 +117,7 @@ def test_a_print_that_breaks_off_voids_its_number_which_is_never_called(tmp_path
         with pytest.raises(QueueRefused) as refused:
             printer.fail_after_bytes = 10
             await app.queue.issue_ticket("B")
-        assert (refused.value.code, refused.value.extra["ticket"]) == ("print_failed", "B001")
+        assert (refused.value.code, refused.value.detail["ticket"]) == ("print_failed", "B001")
     run(scenario, tmp_path / "state")
 
 
@@ -204,7 +205,7 @@ def test_notice_from_the_cached_bundle_else_the_shipped_items(tmp_path):
         assert {"办理事项：测试事项", "承诺时限：3个工作日", "1. 甲材料", "2. 乙材料"} <= set(texts)
         with pytest.raises(QueueRefused) as unknown:
             await app.queue.print_notice("TQ01")        # only in the shipped list, not in this bundle
-        assert (unknown.value.status, unknown.value.code) == (404, "unknown_item")
+        assert (status_for(unknown.value.code), unknown.value.code) == (404, "unknown_item")
         data = (await events_of(app, "notice.printed"))[0]["data"]
         assert data == {"service_item": "X01", "counter_id": "1", "staff_id": "1001", "copies": 1}
         paths.bundle_cache(state).unlink()
@@ -212,7 +213,7 @@ def test_notice_from_the_cached_bundle_else_the_shipped_items(tmp_path):
         app.devices.printer.paper = "out"
         with pytest.raises(QueueRefused) as no_paper:
             await app.queue.print_notice("TQ01")
-        assert (no_paper.value.status, no_paper.value.code) == (503, "printer_unavailable")
+        assert (status_for(no_paper.value.code), no_paper.value.code) == (503, "printer_unavailable")
         assert len(await events_of(app, "notice.printed")) == 2
     run(scenario, state)
 
@@ -247,7 +248,7 @@ def test_counter_without_its_queue_host_says_so_and_still_rates(tmp_path):
         await app.sign_in("1001")
         with pytest.raises(QueueRefused) as refused:
             await app.queue.act("call_next")
-        assert (refused.value.status, refused.value.code) == (503, "queue_host_unreachable")
+        assert (status_for(refused.value.code), refused.value.code) == (503, "queue_host_unreachable")
         view = app.current_view()
         assert isinstance(view, Idle) and view.card.queue_offline
         assert app.state()["queue"]["link"] == "down"

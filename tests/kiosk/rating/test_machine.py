@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.rating.machine import RatingMachine, RatingRefused, RatingRules, ReasonChoice
+from kiosk.rating.machine import RatingMachine, RatingRules, ReasonChoice
 from kiosk.screens.views import Idle, NotSignedIn, Paused, RatingPrompt, ReasonPrompt, Thanks
+from kiosk.refusals import RatingRefused
 
 REASONS = [ReasonChoice("510", "等待时间长"), ReasonChoice("511", "服务态度差"), ReasonChoice("512", "业务不熟练"),
            ReasonChoice("513", "一次性告知不到位"), ReasonChoice("514", "办理时间长"), ReasonChoice("599", "其他")]

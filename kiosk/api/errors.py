@@ -1,0 +1,63 @@
+"""Every refusal's HTTP status, in one table, and the error body DESIGN.md pins:
+{"error": {"code", "message", …detail}} with a 4xx/5xx status.
+
+The state machines and the queue refuse with a code (`kiosk.refusals`); only here does a code
+become a status. A code missing from the table is a programming error: tests/kiosk/api/test_errors.py
+checks that every code the unit can raise is here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from kiosk.refusals import Refused
+
+STATUS_BY_CODE: dict[str, int] = {
+    # the request itself
+    "invalid_json": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "unknown_key": 404,
+    "no_ticket_keys": 404,
+    "unknown_item": 404,
+    "unknown_ticket": 404,
+    "method_not_allowed": 405,
+    "too_large": 413,
+    "invalid": 422,
+    "unknown_staff": 422,
+    "unknown_category": 422,
+    "unknown_counter": 422,
+    # the counter's or the queue's state
+    "not_signed_in": 409,
+    "paused": 409,
+    "queue_empty": 409,
+    "nothing_serving": 409,
+    "not_queue_host": 409,
+    "not_provisioned": 409,
+    # the unit cannot do it now
+    "printer_unavailable": 503,
+    "print_failed": 503,
+    "queue_host_unreachable": 503,
+    "queue_host_error": 502,
+    "storage_unavailable": 503,
+    "storage_corrupt": 503,
+    "storage_busy": 503,
+    "storage_error": 503,
+    "internal": 500,
+}
+
+
+def status_for(code: str) -> int:
+    return STATUS_BY_CODE.get(code, 500)
+
+
+def error_response(code: str, message: str, *, status: int | None = None, **detail: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **detail}},
+                        status_code=status_for(code) if status is None else status)
+
+
+def refusal_response(refused: Refused) -> JSONResponse:
+    # Only plain values go on the wire; a refusal may carry richer detail for the log.
+    detail = {key: value for key, value in refused.detail.items() if isinstance(value, str | int | bool)}
+    return error_response(refused.code, refused.message, **detail)
