@@ -35,7 +35,8 @@ from stats import percentile  # noqa: E402
 
 skip_optional_imports()  # as `kiosk run` does, so the RSS figure is the service's
 
-from kiosk.app import KioskApp, build_devices  # noqa: E402
+from kiosk.app import KioskApp  # noqa: E402
+from kiosk.devices import open_devices  # noqa: E402
 from kiosk.clock import SystemClock  # noqa: E402
 from kiosk.config import builtin_sim_settings  # noqa: E402
 
@@ -121,7 +122,7 @@ async def unit_presses(folder: Path, timed: int, total: int, bare: BareCommits,
     await hop.open(folder)
     settings = builtin_sim_settings(folder / "unit")
     clock = SteppingClock()
-    app = KioskApp(settings, build_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True,
+    app = KioskApp(settings, open_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True,
                    clock=clock)
     await app.start()
     samples: list[float] = []

@@ -29,7 +29,8 @@ from stats import percentile  # noqa: E402
 
 skip_optional_imports()  # as `kiosk run` does
 
-from kiosk.app import KioskApp, build_devices  # noqa: E402
+from kiosk.app import KioskApp  # noqa: E402
+from kiosk.devices import open_devices  # noqa: E402
 from kiosk.config import builtin_sim_settings  # noqa: E402
 from kiosk.queue.service import TicketKey  # noqa: E402
 
@@ -52,7 +53,7 @@ class TimedSimPrinter:
 
 async def presses(folder: Path, count: int) -> tuple[list[float], int]:
     settings = builtin_sim_settings(folder / "unit")
-    devices = build_devices(settings, sim=True, loop=asyncio.get_running_loop())
+    devices = open_devices(settings, sim=True, loop=asyncio.get_running_loop())
     printer = devices.printer = TimedSimPrinter(devices.printer)
     app = KioskApp(settings, devices, sim=True)
     await app.start()

@@ -10,10 +10,12 @@ from typing import Protocol
 
 import pygame
 
+from drivers.errors import DriverError
+
 log = logging.getLogger(__name__)
 
 
-class DisplayError(RuntimeError):
+class DisplayError(DriverError):
     """The screen cannot be opened; the message says which SDL video driver was tried."""
 
 

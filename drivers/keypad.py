@@ -15,13 +15,15 @@ from typing import Any, Protocol
 
 from gpiozero import Button
 
+from drivers.errors import DriverError
+
 log = logging.getLogger(__name__)
 
 KeyHandler = Callable[[Hashable, float], None]
 """handler(key_id, press_time): press_time is time.monotonic() taken when the edge arrived."""
 
 
-class KeypadError(RuntimeError):
+class KeypadError(DriverError):
     """A key cannot be used; the message names the key and its pin."""
 
 

@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from drivers.errors import DriverError
+
 log = logging.getLogger(__name__)
 
 DLE_EOT_PRINTER = b"\x10\x04\x01"
@@ -33,7 +35,7 @@ READY, NEAR_END, PAPER_OUT, OFFLINE, UNKNOWN, NO_PRINTER = (
     "ready", "near_end", "paper_out", "offline", "unknown", "no_printer")
 
 
-class PrinterError(RuntimeError):
+class PrinterError(DriverError):
     """A job did not reach the printer completely."""
 
 

@@ -1,4 +1,5 @@
-"""The counter's voice: pre-rendered WAV clips (see `kiosk.voice`) played by id.
+"""The counter's voice: pre-rendered WAV clips (`<clip_dir>/<clip id>.wav`, rendered by the service)
+played by id.
 
 say() never blocks the event loop: it queues the clip and returns. Clips play one after another
 in the order asked, never on top of each other, so a queue call made of several clips ("请", "A",
@@ -15,7 +16,8 @@ from typing import Protocol
 
 import pygame
 
-from kiosk.voice import clip_path
+
+from drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,12 @@ MAX_PENDING_CLIPS = 64  # a few calls' worth; beyond that the speech would be st
 _STOP = object()
 
 
-class SpeakerError(RuntimeError):
+def clip_path(clip_dir: Path, clip_id: str) -> Path:
+    """Where the clip `clip_id` lies: the file layout every speaker and the clip renderer share."""
+    return Path(clip_dir) / f"{clip_id}.wav"
+
+
+class SpeakerError(DriverError):
     """The audio device cannot be used."""
 
 

@@ -1,7 +1,9 @@
 """Wiring: drivers + rating state machine + event store + local API on one asyncio loop.
 
-This is the only module that awaits. Every input (key, API call, timer) goes the same way:
-state machine decides → event store commits (durable) → machine applies → screen and voice.
+The state machines never await; the inputs' side does, all on this one loop: this module, the
+queue service (`kiosk.queue.service`), the API handlers and the sync link. Every input (key, API
+call, timer) goes the same way: state machine decides → event store commits (durable) → machine
+applies → screen and voice.
 One asyncio.Lock keeps inputs in arrival order, so a press and a staff action never interleave.
 """
 from __future__ import annotations
@@ -9,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import shutil
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Hashable
+
+from sync.files import disk_free_mb
 
 from kiosk import __version__
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import Reason, Settings, StaffMember
+from kiosk.devices import Devices
 from kiosk.events import EventStore, StoreError, StoreWriteError
-from kiosk.paths import events_db, voice_dir
+from kiosk.paths import events_db
 from kiosk.decision import Decision
+from kiosk.queue.service import QueueService
 from kiosk.rating.machine import RatingMachine, RatingRules, ReasonChoice
 from kiosk.refusals import RatingRefused, Unavailable
 from kiosk.screens.views import OutOfOrder, StaffCard, View
@@ -32,7 +35,7 @@ RECOVERY_INTERVAL_S = 2.0
 # Events that change what the rating machine shows; the replay after a restart starts at the
 # oldest of the latest of each kind, so it reads a day's tail, not the whole log.
 _REPLAY_ANCHORS = (("staff.signed_in", "staff.signed_out"), ("counter.paused", "counter.resumed"),
-                   ("transaction.completed",), ("ticket.called", "ticket.recalled"))
+                   ("transaction.completed",))
 
 STORAGE_FAULT_TEXT = {
     "storage_unavailable": "存储空间已满或无法写入",
@@ -40,17 +43,6 @@ STORAGE_FAULT_TEXT = {
     "storage_busy": "数据存储被占用",
     "storage_error": "数据存储故障",
 }
-
-
-@dataclass
-class Devices:
-    """The hardware the app drives; sim or real, chosen by `build_devices`."""
-
-    keypad: Any
-    display: Any
-    speaker: Any
-    renderer: Any
-    printer: Any = None   # drivers.printer; None: no printer
 
 
 class KioskApp:
@@ -81,9 +73,8 @@ class KioskApp:
                                      self._staff_card)
         self._roster = {member.staff_id: member for member in settings.staff}
         self._complaint_phone = settings.complaint_phone
-        self.sync: Any = None  # kiosk.syncing.SyncLink once `kiosk run` links the unit to its centre
-        from kiosk.queue.service import QueueService  # it builds on this module (Unavailable)
-        self.queue = QueueService(self)
+        self.sync: Any = None  # kiosk.service.sync_link.SyncLink once `kiosk run` links the unit to its centre
+        self.queue = QueueService(self, settings, devices.printer, devices.speaker)
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -113,6 +104,15 @@ class KioskApp:
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+    @property
+    def staff_id(self) -> str | None:
+        """Who is signed in at this counter."""
+        return self.machine.staff_id
+
+    @property
+    def paused(self) -> bool:
+        return self.machine.paused
 
     def add_event_listener(self, listener: Callable[[list[dict]], None]) -> None:
         """Called with every batch of committed events (the uploader uses it to wake up)."""
@@ -403,51 +403,6 @@ async def replay_state(machine: RatingMachine, store: EventStore, boot_id: str) 
         machine.apply(event["type"], event["data"], event_moment(event, boot_id), event["wall_time"])
 
 
-def disk_free_mb(path: Path) -> int | None:
-    try:
-        return shutil.disk_usage(path).free // (1024 * 1024)
-    except OSError:
-        return None
-
-
 def _log_task_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("input handling failed", exc_info=task.exception())
-
-
-def keypad_pins(settings: Settings) -> dict[Hashable, int]:
-    """Every key this unit's role has, by keypad id: rating keys 1..5, staff keys, ticket keys."""
-    from kiosk.queue.service import ticket_key_pins
-
-    role = settings.unit.role
-    pins: dict[Hashable, int] = {}
-    if role != "dispenser":   # a dispenser's five keys take tickets, not ratings
-        pins.update(enumerate(settings.keys.pins, start=1))
-    pins.update(settings.keys.staff_pins)
-    if role != "counter":
-        pins.update(ticket_key_pins(settings))
-    return pins
-
-
-def build_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventLoop) -> Devices:
-    """Pick the real or simulated driver for each device."""
-    from drivers.display import open_display
-    from drivers.keypad import GpioKeypad, SimKeypad
-    from drivers.printer import open_printer
-    from drivers.speaker import PygameSpeaker, SilentSpeaker, SimSpeaker
-
-    from kiosk.screens.renderer import Renderer
-
-    display = open_display((settings.display.width, settings.display.height), settings.display.fullscreen,
-                           sim=sim)
-    # Fullscreen on KMS may give the panel's own mode: draw for what the display really has.
-    renderer = Renderer(display.size, settings.display.font, settings.display.font_index)
-    if sim:
-        keypad = SimKeypad()
-        speaker = SimSpeaker()
-    else:
-        keypad = GpioKeypad(keypad_pins(settings), loop)
-        speaker = (PygameSpeaker(voice_dir(settings.state_dir), settings.voice.volume)
-                   if settings.voice.enabled else SilentSpeaker())
-    return Devices(keypad=keypad, display=display, speaker=speaker, renderer=renderer,
-                   printer=open_printer(settings.printer, sim=sim))

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sync.files import fsync_dir, write_atomic
+from drivers.speaker import clip_path
 
 # espeak-ng 1.51 (Debian 12 / Raspberry Pi OS) turns Hanzi into numbered pinyin under the plain
 # "cmn" voice and then reads the tone numbers in English ("qing three"); the pinyin variant
@@ -48,10 +49,6 @@ PHRASES: dict[str, str] = {
 
 class VoiceError(RuntimeError):
     """A clip cannot be rendered; the message says what to install or fix."""
-
-
-def clip_path(cache_dir: Path, clip_id: str) -> Path:
-    return Path(cache_dir) / f"{clip_id}.wav"
 
 
 def _recipe(clip_id: str, voice: str, speed: int | None) -> dict[str, object]:

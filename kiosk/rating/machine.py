@@ -76,7 +76,6 @@ class RatingMachine:
         self.paused = False
         self.pause_reason = ""
         self.paused_since = ""
-        self.serving_ticket: str | None = None
         self._txn: _Transaction | None = None
         self._thanks_until = float("-inf")
         self._thanks_level = 0
@@ -181,7 +180,6 @@ class RatingMachine:
                                 "counter_id": self.rules.counter_id}
         if service_item:
             data["service_item"] = service_item
-        ticket = ticket or self.serving_ticket
         if ticket:
             data["ticket"] = ticket
         decision.add("transaction.completed", data)
@@ -264,12 +262,6 @@ class RatingMachine:
         elif event_type == "rating.missed":
             if self._txn is not None and self._txn.transaction_id == data["transaction_id"]:
                 self._txn = None
-        elif event_type in ("ticket.called", "ticket.recalled"):
-            if data.get("counter_id") == rules.counter_id:
-                self.serving_ticket = data.get("ticket")
-        elif event_type in ("ticket.no_show", "ticket.transferred"):
-            if self.serving_ticket == data.get("ticket"):
-                self.serving_ticket = None
 
     def _show_thanks(self, level: int, at: float) -> None:
         self._thanks_level = level
@@ -280,10 +272,7 @@ class RatingMachine:
     def card(self) -> StaffCard | None:
         if self.staff_id is None:
             return None
-        card = self._staff_card(self.staff_id)
-        if self.serving_ticket and card.serving_ticket != self.serving_ticket:
-            card = StaffCard(**{**card.__dict__, "serving_ticket": self.serving_ticket})
-        return card
+        return self._staff_card(self.staff_id)
 
     def view(self, now: float) -> View:
         txn = self._txn

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from kiosk.app import KioskApp, build_devices
+from kiosk.app import KioskApp
+from kiosk.devices import open_devices
 from kiosk.clock import rfc3339
 from kiosk.config import builtin_sim_settings
 from protocol.chain import verify_chain
@@ -50,7 +51,7 @@ def test_wall_clock_steps_keep_seq_chain_and_monotonic_windows(tmp_path, request
     window_s = settings.rating.window_s
 
     async def scenario():
-        app = KioskApp(settings, build_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True,
+        app = KioskApp(settings, open_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True,
                        clock=clock)
         await app.start()
         try:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from kiosk import paths
-from kiosk.app import KioskApp, build_devices
+from kiosk.app import KioskApp
+from kiosk.devices import open_devices
 from kiosk.config import builtin_sim_settings, settings_from_mapping
 from kiosk.screens.views import Dispenser, Idle
 from kiosk.api.errors import status_for
@@ -30,7 +31,7 @@ def run(scenario, state_dir: Path, **sections):
     """Run `scenario(app)` against a started sim unit, then stop it."""
     async def main():
         settings = settings_for(state_dir, **sections)
-        app = KioskApp(settings, build_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True)
+        app = KioskApp(settings, open_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True)
         await app.start()
         try:
             # The printer watcher's first check records the printer as found; wait for it so each
@@ -135,6 +136,20 @@ def test_double_taps_within_the_lockout_print_one_ticket(tmp_path):
         # The API is a staff front end: no lockout there.
         assert [(await queue.issue_ticket("C"))["ticket"] for _ in range(2)] == ["C001", "C002"]
     run(scenario, tmp_path / "state", queue={"lockout_s": 3})
+
+
+def test_serving_ticket_from_queue_events_goes_on_card_and_into_transaction(tmp_path):
+    # Moved from the rating machine's tests: the queue is the one owner of "which ticket this
+    # counter serves"; the card shows it and a completed transaction carries it.
+    async def scenario(app: KioskApp):
+        await app.sign_in("1001")
+        await app.queue.issue_ticket("A")
+        assert (await app.queue.act("call_next"))["ticket"] == "A001"
+        assert app.current_view().card.serving_ticket == "A001"
+        await app.complete_transaction()
+        completed = (await events_of(app, "transaction.completed"))[-1]
+        assert completed["data"]["ticket"] == "A001"
+    run(scenario, tmp_path / "state")
 
 
 def test_queue_survives_a_restart_mid_day(tmp_path):

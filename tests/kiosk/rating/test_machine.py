@@ -269,15 +269,6 @@ def test_replay_from_earlier_boot_expires_open_window():
     assert [t for t, _ in machine.decide_tick(5.0).events] == ["rating.missed"]
 
 
-def test_serving_ticket_from_queue_events_goes_on_card_and_into_transaction():
-    h = Harness()
-    h.sign_in()
-    h.machine.apply("ticket.called", {"ticket": "A023", "counter_id": "3", "staff_id": "1001"}, 0.5)
-    assert h.machine.view(0.6).card.serving_ticket == "A023"
-    h.complete()
-    assert h.log[-1][1]["ticket"] == "A023"
-
-
 # --- property: at most one rating per transaction, whatever the keys do ---------------------
 
 actions = st.lists(
