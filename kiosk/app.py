@@ -28,14 +28,16 @@ from kiosk.queue.service import QueueService
 from kiosk.rating.machine import RatingMachine, RatingRules, ReasonChoice
 from kiosk.refusals import RatingRefused, Unavailable
 from kiosk.screens.views import OutOfOrder, StaffCard, View
+from protocol.events import EventType
 
 log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL_S = 2.0
 # Events that change what the rating machine shows; the replay after a restart starts at the
 # oldest of the latest of each kind, so it reads a day's tail, not the whole log.
-_REPLAY_ANCHORS = (("staff.signed_in", "staff.signed_out"), ("counter.paused", "counter.resumed"),
-                   ("transaction.completed",))
+_REPLAY_ANCHORS = ((EventType.STAFF_SIGNED_IN, EventType.STAFF_SIGNED_OUT),
+                   (EventType.COUNTER_PAUSED, EventType.COUNTER_RESUMED),
+                   (EventType.TRANSACTION_COMPLETED,))
 
 STORAGE_FAULT_TEXT = {
     "storage_unavailable": "存储空间已满或无法写入",
@@ -130,7 +132,7 @@ class KioskApp:
             self.fault = StoreWriteError(str(error))
 
     async def _record_start(self) -> None:
-        await self._commit_events([("unit.started", {
+        await self._commit_events([(EventType.UNIT_STARTED, {
             "version": __version__, "role": self.settings.unit.role,
             "config_hash": self.settings.config_hash()})])
 

@@ -29,10 +29,11 @@ from typing import Any, Mapping
 
 from kiosk.decision import Decision
 from kiosk.refusals import QueueRefused
+from protocol.events import EventType
 
 # Events this machine folds; replaying these (in seq order) rebuilds the queue.
-QUEUE_EVENT_TYPES = ("ticket.issued", "ticket.called", "ticket.recalled", "ticket.no_show",
-                     "ticket.transferred", "ticket.voided")
+QUEUE_EVENT_TYPES = (EventType.TICKET_ISSUED, EventType.TICKET_CALLED, EventType.TICKET_RECALLED,
+                     EventType.TICKET_NO_SHOW, EventType.TICKET_TRANSFERRED, EventType.TICKET_VOIDED)
 
 WAITING, SERVING, DONE, NO_SHOW, VOIDED = "waiting", "serving", "done", "no_show", "voided"
 
@@ -306,7 +307,7 @@ class QueueMachine:
         ticket = self._new_ticket(state, letter)
         estimate = self._estimate(state, ticket)
         decision = Decision()
-        decision.add("ticket.issued", {
+        decision.add(EventType.TICKET_ISSUED, {
             "ticket": ticket.number, "category": letter, "priority": ticket.priority,
             "waiting_ahead": estimate.waiting_ahead, "estimated_wait_min": estimate.wait_min,
             "surge": estimate.surge})
@@ -316,14 +317,14 @@ class QueueMachine:
         """No number is consumed: the event records only the category and why."""
         self.rules.category(letter)
         decision = Decision()
-        decision.add("ticket.print_failed", {"category": letter, "why": why})
+        decision.add(EventType.TICKET_PRINT_FAILED, {"category": letter, "why": why})
         return decision
 
     def decide_void(self, number: str, why: str, wall_time: str) -> Decision:
         ticket = self.ticket(number, wall_time)
         decision = Decision()
         if ticket is not None and ticket.status == WAITING:
-            decision.add("ticket.voided", {"ticket": number, "category": ticket.category, "why": why})
+            decision.add(EventType.TICKET_VOIDED, {"ticket": number, "category": ticket.category, "why": why})
         return decision
 
     def decide_call_next(self, counter_id: str, staff_id: str, wall_time: str) -> Decision:
@@ -332,7 +333,7 @@ class QueueMachine:
         if ticket is None:
             raise QueueRefused("queue_empty", f"no ticket is waiting for counter {counter_id}")
         decision = Decision()
-        decision.add("ticket.called", {"ticket": ticket.number, "counter_id": counter_id,
+        decision.add(EventType.TICKET_CALLED, {"ticket": ticket.number, "counter_id": counter_id,
                                        "staff_id": staff_id, "category": ticket.category})
         return decision
 
@@ -349,15 +350,15 @@ class QueueMachine:
         data = {"ticket": ticket.number, "counter_id": counter_id, "staff_id": staff_id}
         decision = Decision()
         if ticket.recalls >= self.rules.no_show_after_recalls:
-            decision.add("ticket.no_show", {**data, "recalls": ticket.recalls})
+            decision.add(EventType.TICKET_NO_SHOW, {**data, "recalls": ticket.recalls})
         else:
-            decision.add("ticket.recalled", data)
+            decision.add(EventType.TICKET_RECALLED, data)
         return decision
 
     def decide_no_show(self, counter_id: str, staff_id: str, wall_time: str) -> Decision:
         ticket = self._serving_or_refuse(counter_id, wall_time)
         decision = Decision()
-        decision.add("ticket.no_show", {"ticket": ticket.number, "counter_id": counter_id,
+        decision.add(EventType.TICKET_NO_SHOW, {"ticket": ticket.number, "counter_id": counter_id,
                                         "staff_id": staff_id, "recalls": ticket.recalls})
         return decision
 
@@ -376,7 +377,7 @@ class QueueMachine:
             self.rules.category(to_category)
             data["to_category"] = to_category
         decision = Decision()
-        decision.add("ticket.transferred", data)
+        decision.add(EventType.TICKET_TRANSFERRED, data)
         return decision
 
     def decide_reprint(self, number: str, wall_time: str) -> Decision:
@@ -385,7 +386,7 @@ class QueueMachine:
             raise QueueRefused("unknown_ticket", f"ticket {number} is not waiting or being served today")
         estimate = self.estimate_for(number, wall_time)
         decision = Decision()
-        decision.add("ticket.reprinted", {"ticket": number, "category": ticket.category,
+        decision.add(EventType.TICKET_REPRINTED, {"ticket": number, "category": ticket.category,
                                           "waiting_ahead": estimate.waiting_ahead})
         return decision
 
@@ -396,21 +397,21 @@ class QueueMachine:
             return
         state = self._state_at(wall_time)
         self._today = state
-        if event_type == "ticket.issued":
+        if event_type == EventType.TICKET_ISSUED:
             self._apply_issued(state, data, wall_time)
             return
         ticket = state.tickets.get(data.get("ticket", ""))
         if ticket is None:   # a ticket of an earlier day, or one this machine never saw
             return
-        if event_type == "ticket.called":
+        if event_type == EventType.TICKET_CALLED:
             self._apply_called(state, ticket, data["counter_id"], wall_time)
-        elif event_type == "ticket.recalled":
+        elif event_type == EventType.TICKET_RECALLED:
             ticket.recalls += 1
             self._remember_call(state, ticket.number, data["counter_id"], wall_time)
-        elif event_type == "ticket.no_show":
+        elif event_type == EventType.TICKET_NO_SHOW:
             ticket.status = NO_SHOW
             self._release(state, ticket)
-        elif event_type == "ticket.transferred":
+        elif event_type == EventType.TICKET_TRANSFERRED:
             self._release(state, ticket)
             state.leave_line(ticket, ticket.status)   # grouped by its old category, if waiting
             ticket.recalls = 0
@@ -420,7 +421,7 @@ class QueueMachine:
             else:
                 ticket.counter = data["to_counter"]
             state.enter_line(ticket)
-        elif event_type == "ticket.voided":
+        elif event_type == EventType.TICKET_VOIDED:
             if ticket.status == WAITING:
                 state.leave_line(ticket, VOIDED)
 

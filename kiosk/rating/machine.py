@@ -20,6 +20,7 @@ from kiosk.screens.views import (
     LEVEL_LABELS, Idle, KeyOption, NotSignedIn, Paused, RatingPrompt, ReasonPrompt, StaffCard,
     Thanks, View,
 )
+from protocol.events import EventType
 
 BAD_LEVELS = frozenset({1, 2})   # 不满意 and 非常不满意 are 差评
 REASON_KEYS = 4                  # keys 1..4 show reasons, key 5 is always 其他
@@ -85,9 +86,6 @@ class RatingMachine:
     def set_reasons(self, reasons: Sequence[ReasonChoice]) -> None:
         self._reasons = reason_options(reasons)
 
-    def set_staff_card(self, staff_card: Callable[[str], StaffCard]) -> None:
-        self._staff_card = staff_card
-
     # --- questions -------------------------------------------------------------------------
 
     def window_open(self, now: float) -> bool:
@@ -117,13 +115,13 @@ class RatingMachine:
         """An unrated window whose time is up becomes rating.missed."""
         txn = self._txn
         if txn is not None and txn.level is None and now >= txn.window_until:
-            decision.add("rating.missed", self._missed_data(txn))
+            decision.add(EventType.RATING_MISSED, self._missed_data(txn))
 
     def _close_open_window(self, decision: Decision) -> None:
         """A new transaction or a sign-out ends any window; an unrated one is missed."""
         txn = self._txn
         if txn is not None and txn.level is None:
-            decision.add("rating.missed", self._missed_data(txn))
+            decision.add(EventType.RATING_MISSED, self._missed_data(txn))
 
     def _missed_data(self, txn: _Transaction) -> dict[str, Any]:
         return {"transaction_id": txn.transaction_id, "staff_id": txn.staff_id,
@@ -140,8 +138,9 @@ class RatingMachine:
             return decision
         if self.staff_id is not None:
             self._close_open_window(decision)
-            decision.add("staff.signed_out", {"staff_id": self.staff_id, "counter_id": self.rules.counter_id})
-        decision.add("staff.signed_in", {"staff_id": staff_id, "counter_id": self.rules.counter_id})
+            decision.add(EventType.STAFF_SIGNED_OUT,
+                         {"staff_id": self.staff_id, "counter_id": self.rules.counter_id})
+        decision.add(EventType.STAFF_SIGNED_IN, {"staff_id": staff_id, "counter_id": self.rules.counter_id})
         return decision
 
     def decide_sign_out(self, now: float) -> Decision:
@@ -149,21 +148,22 @@ class RatingMachine:
             raise RatingRefused("not_signed_in", "no staff member is signed in at this counter")
         decision = Decision()
         self._close_open_window(decision)
-        decision.add("staff.signed_out", {"staff_id": self.staff_id, "counter_id": self.rules.counter_id})
+        decision.add(EventType.STAFF_SIGNED_OUT,
+                     {"staff_id": self.staff_id, "counter_id": self.rules.counter_id})
         return decision
 
     def decide_pause(self, reason: str, now: float) -> Decision:
         decision = Decision()
         if not self.paused:
             # An open window is left to finish: the citizen in front of the counter may still rate.
-            decision.add("counter.paused", {"counter_id": self.rules.counter_id, "reason": reason})
+            decision.add(EventType.COUNTER_PAUSED, {"counter_id": self.rules.counter_id, "reason": reason})
             decision.say.append("paused")
         return decision
 
     def decide_resume(self, now: float) -> Decision:
         decision = Decision()
         if self.paused:
-            decision.add("counter.resumed", {"counter_id": self.rules.counter_id})
+            decision.add(EventType.COUNTER_RESUMED, {"counter_id": self.rules.counter_id})
         return decision
 
     def decide_complete(self, transaction_id: str, now: float, service_item: str | None = None,
@@ -182,7 +182,7 @@ class RatingMachine:
             data["service_item"] = service_item
         if ticket:
             data["ticket"] = ticket
-        decision.add("transaction.completed", data)
+        decision.add(EventType.TRANSACTION_COMPLETED, data)
         decision.say.append("rate_prompt")
         return decision
 
@@ -195,7 +195,7 @@ class RatingMachine:
         self._expire(now, decision)
         expired = bool(decision.events)
         if verdict is PressVerdict.BURST_START:
-            decision.add("rating.misuse", self._misuse(key, "burst"))
+            decision.add(EventType.RATING_MISUSE, self._misuse(key, "burst"))
             return decision
         txn = self._txn
         if not expired and self.window_open(now):
@@ -206,18 +206,18 @@ class RatingMachine:
                 data["service_item"] = txn.service_item
             if txn.ticket:
                 data["ticket"] = txn.ticket
-            decision.add("rating.submitted", data)
+            decision.add(EventType.RATING_SUBMITTED, data)
             decision.say.append("reason_prompt" if level in BAD_LEVELS else "thanks")
         elif not expired and self.reasons_open(now):
             choice = self._reasons[key - 1]
-            decision.add("rating.reason", {"transaction_id": txn.transaction_id,
+            decision.add(EventType.RATING_REASON, {"transaction_id": txn.transaction_id,
                                            "reason_code": choice.code, "reason_label": choice.label})
             decision.say.append("reason_thanks")
         elif not expired and txn is not None and txn.level is not None and now < max(
                 txn.window_until, txn.reasons_until):
-            decision.add("rating.misuse", self._misuse(key, "already_rated"))
+            decision.add(EventType.RATING_MISUSE, self._misuse(key, "already_rated"))
         else:
-            decision.add("rating.misuse", self._misuse(key, "paused" if self.paused else "no_window"))
+            decision.add(EventType.RATING_MISUSE, self._misuse(key, "paused" if self.paused else "no_window"))
         return decision
 
     def _misuse(self, key: int, why: str) -> dict[str, Any]:
@@ -232,21 +232,21 @@ class RatingMachine:
     def apply(self, event_type: str, data: Mapping[str, Any], at: float, wall_time: str = "") -> None:
         """Fold one committed event into the state. `at` is when it happened (monotonic)."""
         rules = self.rules
-        if event_type == "staff.signed_in":
+        if event_type == EventType.STAFF_SIGNED_IN:
             self.staff_id = data["staff_id"]
-        elif event_type == "staff.signed_out":
+        elif event_type == EventType.STAFF_SIGNED_OUT:
             self.staff_id = None
-        elif event_type == "counter.paused":
+        elif event_type == EventType.COUNTER_PAUSED:
             self.paused = True
             self.pause_reason = data.get("reason", "")
             self.paused_since = wall_time
-        elif event_type == "counter.resumed":
+        elif event_type == EventType.COUNTER_RESUMED:
             self.paused = False
-        elif event_type == "transaction.completed":
+        elif event_type == EventType.TRANSACTION_COMPLETED:
             self._txn = _Transaction(data["transaction_id"], data["staff_id"], data.get("service_item"),
                                      data.get("ticket"), window_until=at + rules.window_s)
             self._thanks_until = float("-inf")
-        elif event_type == "rating.submitted":
+        elif event_type == EventType.RATING_SUBMITTED:
             txn = self._txn
             if txn is not None and txn.transaction_id == data["transaction_id"]:
                 txn.level = data["level"]
@@ -254,12 +254,12 @@ class RatingMachine:
                     txn.reasons_until = at + rules.reason_window_s
                 else:
                     self._show_thanks(txn.level, at)
-        elif event_type == "rating.reason":
+        elif event_type == EventType.RATING_REASON:
             txn = self._txn
             if txn is not None and txn.transaction_id == data["transaction_id"]:
                 txn.reason_given = True
                 self._show_thanks(txn.level or 0, at)
-        elif event_type == "rating.missed":
+        elif event_type == EventType.RATING_MISSED:
             if self._txn is not None and self._txn.transaction_id == data["transaction_id"]:
                 self._txn = None
 
