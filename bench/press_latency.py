@@ -181,6 +181,54 @@ for line in open("/proc/self/status"):
 """
 
 
+# One unit of each role, started as `kiosk run --sim` starts it (devices, store, queue, API app),
+# left to settle (the printer watch loads python-escpos's profile on its first round), then
+# measured: what each role's process holds before any key is pressed.
+ROLE_UNIT = """
+import asyncio, json, sys, tomllib
+from importlib import resources
+from pathlib import Path
+from kiosk.cli import skip_optional_imports
+skip_optional_imports()
+from kiosk.config import settings_from_mapping
+from kiosk.service.run import assemble
+
+role, printer, state_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+raw = tomllib.loads(resources.files("kiosk").joinpath("defaults/sim.toml").read_text(encoding="utf-8"))
+raw["unit"].update(role=role, state_dir=state_dir)
+raw["printer"]["kind"] = printer
+
+async def main():
+    app, sync, api = await assemble(settings_from_mapping(raw, "bench"), sim=True)
+    await asyncio.sleep(1.5)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+    loaded = sorted(name for name in ("escpos", "qrcode", "PIL") if name in sys.modules)
+    await sync.stop()
+    await app.stop()
+    print(json.dumps({"rss_mb": rss, "printing_libraries": loaded}))
+
+asyncio.run(main())
+"""
+ROLES = (("counter without printer", "counter", "none"), ("counter with printer", "counter", "sim"),
+         ("dispenser", "dispenser", "sim"), ("both", "both", "sim"))
+
+
+def rss_by_role(folder: Path) -> list[tuple[str, float, list[str]]]:
+    measured = []
+    for name, role, printer in ROLES:
+        state_dir = folder / f"role-{role}-{printer}"
+        done = subprocess.run([sys.executable, "-c", ROLE_UNIT, role, printer, str(state_dir)], capture_output=True,
+                              text=True, timeout=120,
+                              env={**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"})
+        if done.returncode != 0:
+            raise RuntimeError(f"{name}: {done.stderr.strip()[-2000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        measured.append((name, result["rss_mb"], result["printing_libraries"]))
+    return measured
+
+
 def library_floor_mb() -> float:
     done = subprocess.run([sys.executable, "-c", LIBRARY_FLOOR], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
@@ -223,6 +271,7 @@ def main() -> int:
         baseline.close()
         bare = baseline.samples
         ready = start_to_ready(folder)
+        roles = rss_by_role(folder)
     floor = library_floor_mb()
     bare_p50, bare_p99 = percentile(bare, 0.5) * 1e3, percentile(bare, 0.99) * 1e3
     p50, p99 = percentile(presses, 0.5) * 1e3, percentile(presses, 0.99) * 1e3
@@ -240,6 +289,9 @@ def main() -> int:
           f"{'OK' if rss < 60 else 'OVER TARGET'}")
     print(f"RSS of a process that only imports the unit's libraries and opens the display: {floor:.1f} MB  "
           f"(the floor under the RSS above)")
+    for name, rss_role, loaded in roles:
+        print(f"RSS of a {name} unit, started and idle: {rss_role:.1f} MB  "
+              f"(printing libraries loaded: {', '.join(loaded) or 'none'})")
     print(f"start to ready (kiosk run --sim → API answering), {len(ready)} runs: "
           f"best {min(ready):.2f} s  worst {max(ready):.2f} s  (target < 2 s)  "
           f"{'OK' if max(ready) < 2 else 'OVER TARGET'}")

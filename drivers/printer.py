@@ -213,12 +213,14 @@ class NoPrinter:
 
 
 def open_printer(settings: Any, *, sim: bool) -> Printer:
-    """The printer the config names (`kiosk.config.PrinterSettings`); sim mode always simulates.
+    """The printer the config names (`kiosk.config.PrinterSettings`); sim mode simulates every
+    printer the config has, and a unit configured without one has none in sim mode too (so a
+    simulated counter is the real counter's size: no printer, no printing libraries).
     Nothing is opened here: a printer that is off at start-up is found at the first check."""
-    if sim or settings.kind == "sim":
-        return SimPrinter()
     if settings.kind == "none":
         return NoPrinter()
+    if sim or settings.kind == "sim":
+        return SimPrinter()
     profile = settings.profile
     if settings.kind == "usb":
         def make_usb() -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bench(script: str, *args: str, timeout_s: float = 120) -> str:
@@ -20,12 +20,18 @@ def run_bench(script: str, *args: str, timeout_s: float = 120) -> str:
     return done.stdout
 
 
+@pytest.mark.slow   # starts seven real unit processes (start-to-ready, RSS per role)
 def test_press_latency_prints_its_figures(tmp_path):
     out = run_bench("press_latency.py", "--presses", "40", "--rss-presses", "40", "--dir", str(tmp_path))
     for figure in ("bare SQLite insert+commit", "through aiosqlite", "p99 ratio press/bare",
                    "p99 ratio aiosqlite alone/bare", "RSS after 40 presses",
                    "only imports the unit's libraries", "start to ready"):
         assert figure in out, out
+    # RSS per role, and a counter without a printer loads no printing library (issue 13)
+    assert "RSS of a counter without printer unit, started and idle" in out, out
+    assert "(printing libraries loaded: none)" in out.split("counter without printer unit")[1].splitlines()[0], out
+    for role in ("counter with printer", "dispenser", "both"):
+        assert f"RSS of a {role} unit" in out and "printing libraries loaded: PIL, escpos, qrcode" in out, out
 
 
 def test_ticket_latency_prints_its_figures(tmp_path):
