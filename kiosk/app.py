@@ -28,6 +28,7 @@ from kiosk.queue.service import QueueService
 from kiosk.rating.machine import RatingMachine, RatingRules, ReasonChoice
 from kiosk.refusals import RatingRefused, Unavailable
 from kiosk.screens.views import OutOfOrder, StaffCard, View
+from kiosk.tasks import cancel_all
 from protocol.events import EventType
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,7 @@ class KioskApp:
         gc.freeze()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self.queue.stop()
         self.devices.keypad.close()
         self.devices.speaker.close()

@@ -13,6 +13,7 @@ from kiosk.decision import Decision
 from kiosk.queue.host_link import QueueHostClient, QueueHostUnreachable
 from kiosk.queue.machine import QUEUE_EVENT_TYPES, QueueMachine, QueueRules
 from kiosk.refusals import QueueRefused
+from kiosk.tasks import cancel_all
 from protocol.events import EventType
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class RemoteQueue:
         self._link_error: str | None = None
         self._snapshot: dict[str, Any] | None = None
         self._serving: Served | None = None
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     async def replay(self, store: EventLog) -> None:
         pass   # a counter that calls through the host records no ticket events
@@ -178,13 +179,10 @@ class RemoteQueue:
         pass
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._watch(), name="queue-host")
+        self._tasks.append(asyncio.get_running_loop().create_task(self._watch(), name="queue-host"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_all(self._tasks)
         await asyncio.to_thread(self._client.close)   # waits for a request in flight (≤ its timeout)
 
     def not_host(self) -> QueueRefused:

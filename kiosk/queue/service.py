@@ -34,6 +34,7 @@ from kiosk.refusals import QueueRefused, Unavailable
 from kiosk.screens.views import TICKET_VOIDED_LABEL, IssuedTicket, View, printer_problem_label
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
 from kiosk.tickets.service_items import current_service_items
+from kiosk.tasks import cancel_all
 from protocol.events import EventType
 
 log = logging.getLogger(__name__)
@@ -130,10 +131,7 @@ class QueueService:
         self.backend.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self.printing.close()
         await self.backend.stop()
 

@@ -9,15 +9,18 @@ import socket
 import sys
 
 import uvicorn
+from starlette.applications import Starlette
 
 from kiosk.api.server import create_api
-from kiosk.app import KioskApp, build_devices
+from kiosk.app import KioskApp
+from kiosk.devices import open_devices
 from kiosk.config import Settings, parse_listen
 from sync.files import remove_durably, write_atomic
 
 from kiosk.paths import api_url_file, voice_dir
 from kiosk.service.sync_link import SyncLink
 from kiosk.service.systemd import Notifier
+from kiosk.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +69,24 @@ async def _prepare_voice(settings: Settings) -> None:
         log.info("rendered %d voice clips", len(made))
 
 
-async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
+async def assemble(settings: Settings, *, sim: bool) -> tuple[KioskApp, SyncLink, Starlette]:
+    """The unit as `kiosk run` runs it, started on the running loop, without the HTTP server:
+    the app on its devices, its link to the centre, and the API to serve. Stop it the way serve()
+    does: `await sync.stop()`, then `await app.stop()`. (Tests run it in-process through this.)"""
     loop = asyncio.get_running_loop()
-    sock = bind_listener(settings.api.listen)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    app = KioskApp(settings, build_devices(settings, sim=sim, loop=loop), sim=sim)
+    app = KioskApp(settings, open_devices(settings, sim=sim, loop=loop), sim=sim)
     await app.start()
     sync = SyncLink(app)
     sync.start()
-    server = _EmbeddedServer(uvicorn.Config(create_api(app), log_level="warning", lifespan="off",
-                                            access_log=False))
+    return app, sync, create_api(app)
+
+
+async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
+    loop = asyncio.get_running_loop()
+    sock = bind_listener(settings.api.listen)
+    app, sync, api = await assemble(settings, sim=sim)
+    server = _EmbeddedServer(uvicorn.Config(api, log_level="warning", lifespan="off", access_log=False))
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
@@ -109,9 +120,7 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await server_task
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
+        await cancel_all(background)
         await sync.stop()
         await app.stop()
         sock.close()

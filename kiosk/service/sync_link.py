@@ -2,21 +2,61 @@
 
 Sync never stands between a citizen and the screen: the uploader is woken by commits and works in
 its own task (its HTTP calls in worker threads), and a bundle from the centre only swaps the roster
-and reasons the counter shows.
+and reasons the counter shows. `sync` knows nothing of the unit: this module hands it the event
+store, the unit's version and the store's failures, and turns the centre's bundle into the
+config's own roster and reasons.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import sqlite3
+from typing import TYPE_CHECKING, Any, Callable
+
+from pydantic import ValidationError
 
 from sync.bundle import BundleCache, CurrentBundle
-from sync.provision import ProvisioningBroken, load_provisioning
+from sync.provision import Provisioning, ProvisioningBroken, load_provisioning
+from sync.settings import SyncSettings
 from sync.uploader import Uploader
 
-from kiosk.app import KioskApp
+from kiosk import __version__
+from kiosk.config import Reason, StaffMember
+from kiosk.events import EventStore, StoreError
+from kiosk.tasks import cancel_all
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp
 
 log = logging.getLogger(__name__)
+
+# How kiosk.events.EventStore says it cannot read or write: its own errors for writes and
+# opening, SQLite's as they come for reads.
+STORE_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
+
+
+def unit_uploader(store: EventStore, provisioning: Provisioning, settings: SyncSettings,
+                  health: Callable[[], dict[str, Any]] | None = None) -> Uploader:
+    """The uploader for this unit's event store (`kiosk run` and `kiosk sync --once`)."""
+    return Uploader(store, provisioning, settings, health, version=__version__, store_errors=STORE_ERRORS)
+
+
+def bundle_staff(bundle: CurrentBundle) -> list[StaffMember]:
+    """The bundle's roster in the config's own type (photo = the local file), so the app can use
+    either; a member the config would refuse is left out and logged."""
+    members = []
+    for member in bundle.data.staff:
+        try:
+            members.append(StaffMember(staff_id=member.staff_id, name=member.name, title=member.title,
+                                       duties=member.duties, photo=bundle.photo_path(member.staff_id)))
+        except ValidationError as error:
+            log.warning("bundle staff %r skipped: %s", member.staff_id, error.errors()[0]["msg"])
+    return members
+
+
+def bundle_reasons(bundle: CurrentBundle) -> list[Reason]:
+    return [Reason(code=reason.code, label=reason.label) for reason in bundle.data.reasons
+            if reason.code and reason.label]
 
 
 class SyncLink:
@@ -47,7 +87,7 @@ class SyncLink:
                 self.problem = "event store not open: uploads start after a restart"
                 log.error("sync: %s", self.problem)
             else:
-                self.uploader = Uploader(app.store, provisioning, settings.sync, health=app.health)
+                self.uploader = unit_uploader(app.store, provisioning, settings.sync, health=app.health)
                 app.add_event_listener(self.uploader.notify)
                 self._tasks.append(asyncio.create_task(self.uploader.run(), name="uploader"))
         elif self.problem is None:
@@ -55,7 +95,7 @@ class SyncLink:
         app.sync = self
 
     def _use_bundle(self, bundle: CurrentBundle) -> None:
-        self.app.use_directory(bundle.config_staff(), bundle.config_reasons(), bundle.data.complaint_phone)
+        self.app.use_directory(bundle_staff(bundle), bundle_reasons(bundle), bundle.data.complaint_phone)
         log.info("using bundle %s from the centre", bundle.data.version)
 
     def status(self) -> dict[str, Any]:
@@ -73,10 +113,7 @@ class SyncLink:
 
     async def stop(self) -> None:
         """Before the store closes: an acknowledgement being written finishes first."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         if self.uploader is not None:
             self.uploader.close()
         if self.bundles is not None:
