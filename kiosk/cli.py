@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.command == "provision":
         # A sim unit on the built-in config: enrol into its state dir only, no config file to write.
-        from sync.commands import provision_command
+        from kiosk.commands.provision import provision_command
 
         if not args.token:
             print("kiosk provision: give the enrolment token with --token", file=sys.stderr)
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return selftest_command(settings, sim=args.sim, as_json=args.json, config_path=args.config)
     if args.command == "sync":
-        from sync.commands import sync_once_command
+        from kiosk.commands.sync import sync_once_command
 
         return sync_once_command(settings)
     return 2

@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from protocol.times import rfc3339
+
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 # adjtimex() answers TIME_ERROR when the kernel's clock is not synchronised (STA_UNSYNC).
 _TIME_ERROR = 5
@@ -35,10 +37,6 @@ def read_boot_id() -> str:
     except OSError:
         # Not Linux (a developer's laptop): any stable string for this process will do.
         return f"nolinux-{uuid.uuid4()}"
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds")
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from protocol.chain import canonical_bytes
+from sync.settings import SyncSettings  # the [sync] section: sync's own, so sync needs nothing of kiosk
 
 DEFAULT_LISTEN = "127.0.0.1:8700"
 StaffKey = Literal["complete", "pause", "resume", "call_next", "recall", "no_show"]
@@ -96,15 +97,6 @@ class ApiSettings(_Section):
     def _host_port(cls, listen: str) -> str:
         parse_listen(listen)
         return listen
-
-
-class SyncSettings(_Section):
-    centre_url: str | None = None   # normally written by `kiosk provision` into the state dir
-    ca_file: Path | None = None     # extra CA bundle for the centre's TLS certificate
-    timeout_s: float = Field(10.0, gt=0, le=120)
-    heartbeat_s: float = Field(60.0, ge=5, le=3600)
-    bundle_refresh_s: float = Field(600.0, ge=30, le=86400)
-    retention_days: int = Field(90, ge=1, le=3650)
 
 
 class QueueCategory(_Section):

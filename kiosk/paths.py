@@ -1,4 +1,5 @@
-"""Names of the files a unit keeps in its state dir (everything it owns lives there)."""
+"""Names of the unit's own files in its state dir (everything it owns lives there). What sync keeps
+there (key, token, centre record, bundle cache, staff photos) is named in sync.paths."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,16 +8,6 @@ EVENTS_DB_NAME = "events.db"
 VOICE_DIR_NAME = "voice"
 API_URL_NAME = "api.url"                # where the running service's local API answers
 
-# Written by `kiosk provision` (sync.provision); `kiosk run` reads them from the state dir.
-UNIT_KEY_NAME = "unit_key.pem"          # Ed25519 private key, PKCS#8 PEM, mode 0600
-UNIT_TOKEN_NAME = "unit_token"          # bearer token the centre issued at enrolment, mode 0600
-CENTRE_FILE_NAME = "centre.json"        # centre URL, unit id, public key; written last (the commit mark)
-CENTRE_CA_NAME = "centre_ca.pem"        # copy of the CA bundle given to `kiosk provision --ca-file`
-
-# Kept by the bundle refresher (sync.bundle) so the staff card and reasons work offline.
-BUNDLE_CACHE_NAME = "bundle.json"       # last bundle from the centre, with its ETag
-STAFF_PHOTOS_DIR_NAME = "staff_photos"  # photos named by content hash
-
 
 def events_db(state_dir: Path) -> Path:
     return Path(state_dir) / EVENTS_DB_NAME
@@ -24,30 +15,6 @@ def events_db(state_dir: Path) -> Path:
 
 def voice_dir(state_dir: Path) -> Path:
     return Path(state_dir) / VOICE_DIR_NAME
-
-
-def unit_key(state_dir: Path) -> Path:
-    return Path(state_dir) / UNIT_KEY_NAME
-
-
-def unit_token(state_dir: Path) -> Path:
-    return Path(state_dir) / UNIT_TOKEN_NAME
-
-
-def centre_file(state_dir: Path) -> Path:
-    return Path(state_dir) / CENTRE_FILE_NAME
-
-
-def centre_ca(state_dir: Path) -> Path:
-    return Path(state_dir) / CENTRE_CA_NAME
-
-
-def bundle_cache(state_dir: Path) -> Path:
-    return Path(state_dir) / BUNDLE_CACHE_NAME
-
-
-def staff_photos_dir(state_dir: Path) -> Path:
-    return Path(state_dir) / STAFF_PHOTOS_DIR_NAME
 
 
 def api_url_file(state_dir: Path) -> Path:

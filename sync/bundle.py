@@ -4,6 +4,9 @@ Fetched with If-None-Match at start and every `bundle_refresh_s`, kept on disk w
 staff photos, so the staff card and the reason screen work from the last bundle while the centre is
 out of reach. A unit that never had a bundle uses its config's roster and reasons (`current` is
 None). All HTTP and file work runs in a worker thread; callbacks run on the event loop.
+
+The bundle is handed over as the centre sent it (`BundleData`, photos as files on this unit's disk):
+turning it into the unit's own roster and reasons is the unit's business (kiosk.service.sync_link).
 """
 from __future__ import annotations
 
@@ -17,11 +20,11 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from kiosk import paths
-from kiosk.config import Reason, StaffMember, SyncSettings
+from sync import paths
 from sync.client import CentreClient, CentreRefused, CentreUnreachable
 from sync.files import SECRET_MODE, ensure_dir, write_atomic
 from sync.provision import Provisioning
+from sync.settings import SyncSettings
 from sync.timing import Backoff, wall_now
 
 log = logging.getLogger(__name__)
@@ -95,21 +98,6 @@ class CurrentBundle:
 
     def missing_photos(self) -> bool:
         return any(member.photo and self.photo_path(member.staff_id) is None for member in self.data.staff)
-
-    def config_staff(self) -> list[StaffMember]:
-        """The roster in the config's own type (photo = local file), so the app can use either."""
-        members = []
-        for member in self.data.staff:
-            try:
-                members.append(StaffMember(staff_id=member.staff_id, name=member.name, title=member.title,
-                                           duties=member.duties, photo=self.photo_path(member.staff_id)))
-            except ValidationError as error:
-                log.warning("bundle staff %r skipped: %s", member.staff_id, error.errors()[0]["msg"])
-        return members
-
-    def config_reasons(self) -> list[Reason]:
-        return [Reason(code=reason.code, label=reason.label) for reason in self.data.reasons
-                if reason.code and reason.label]
 
 
 def _cache_record(bundle: CurrentBundle, raw: dict[str, Any]) -> bytes:

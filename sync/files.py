@@ -1,4 +1,4 @@
-"""Atomic, durable file writes for the state dir.
+"""Atomic, durable file writes for the state dir, and how much room is left on its disk.
 
 A Pi loses power without warning. Every file sync keeps (key, token, centre.json, bundle cache,
 photos) is written to a temporary file in the same folder, fsynced, renamed over the old one and
@@ -9,6 +9,7 @@ even for the moment between creating and chmod-ing it.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -65,3 +66,11 @@ def remove_durably(path: Path) -> None:
     except FileNotFoundError:
         return
     fsync_dir(path.parent)
+
+
+def disk_free_mb(path: Path) -> int | None:
+    """Free space on the file system holding `path`, in MiB; None when it cannot be read."""
+    try:
+        return shutil.disk_usage(path).free // (1024 * 1024)
+    except OSError:
+        return None

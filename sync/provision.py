@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk import paths
+from protocol.signing import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
+from sync import paths
 from sync.client import CentreClient, CentreUnreachable, normalise_centre_url
 from sync.files import SECRET_MODE, ensure_dir, remove_durably, write_atomic
-from protocol.signing import generate_private_key, load_private_key_pem, private_key_pem, public_key_b64
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ class ProvisionResult:
     token_path: Path
     centre_path: Path
     ca_path: Path | None
-    events_db_present: bool
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ def _store(state_dir: Path, centre_url: str, unit_id: str, key: Ed25519PrivateKe
         remove_durably(paths.centre_ca(state_dir))  # a CA from an earlier provisioning no longer applies
     log.info("unit %s enrolled at %s", unit_id, centre_url)
     return ProvisionResult(state_dir, centre_url, unit_id, public_key, key_path, token_path, centre_path,
-                           ca_path, paths.events_db(state_dir).exists())
+                           ca_path)
 
 
 def load_provisioning(state_dir: Path) -> Provisioning | None:

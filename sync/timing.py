@@ -5,7 +5,7 @@ import random
 from datetime import datetime
 from typing import Callable
 
-from kiosk.clock import rfc3339
+from protocol.times import rfc3339
 
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 300.0

@@ -15,27 +15,25 @@ import json
 import logging
 import math
 import random
-import shutil
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable, TypeVar
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
-from kiosk import __version__
-from kiosk.clock import rfc3339
-from kiosk.config import SyncSettings
-from kiosk.events import EventStore, StoreError
-from sync.client import STREAM_STOPPING, CentreClient, Outcome, UploadResult
 from protocol import MAX_BATCH
 from protocol.signing import sign_head
-
-MIN_BATCH = 10  # ≈ 6 KB: fits a 10 s timeout even on a link that carries 1 KB/s
-GROW_AFTER = 8  # successes in a row before a shrunken batch size doubles again
+from protocol.times import rfc3339
+from sync.client import STREAM_STOPPING, CentreClient, Outcome, UploadResult
+from sync.files import disk_free_mb
 from sync.provision import Provisioning
+from sync.settings import SyncSettings
 from sync.timing import Backoff, wall_now
 
 log = logging.getLogger(__name__)
+
+MIN_BATCH = 10  # ≈ 6 KB: fits a 10 s timeout even on a link that carries 1 KB/s
+GROW_AFTER = 8  # successes in a row before a shrunken batch size doubles again
 
 # Meta key (in the event store) holding why this stream's upload stopped, as JSON (StreamStop).
 STREAM_STOPPED_META_KEY = "sync.stream_stopped"
@@ -48,6 +46,41 @@ STORE_ERROR = "store_error"        # the local store could not be read or update
 INTERNAL_ERROR = "internal_error"  # a bug; logged with its traceback, retried with backoff
 
 T = TypeVar("T")
+
+
+class EventSource(Protocol):
+    """What the uploader needs of the unit's event store (kiosk.events.EventStore is one).
+
+    Events are the PROTOCOL.md dicts, in one stream, seq 1, 2, 3… with no gaps. `acked_through` is
+    the last seq the centre acknowledged, `backlog` how many events follow it up to the newest.
+    When the store cannot read or write, its methods raise one of the exception types the
+    Uploader is given as `store_errors`; the uploader then keeps every event and tries later.
+    """
+
+    path: Path        # the store's file: health reports the free space of its disk
+    stream_id: str
+
+    @property
+    def acked_through(self) -> int: ...
+
+    @property
+    def backlog(self) -> int: ...
+
+    async def read(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Events with seq > after, in seq order, at most `limit` (fewer where pruned)."""
+
+    async def set_acked_through(self, seq: int) -> None:
+        """Record, durably, what the centre acknowledged (it moves back when the centre asks to
+        resend)."""
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str | None) -> None:
+        """Store a value durably next to the events (None removes it)."""
+
+    async def prune(self, retention_s: float) -> int:
+        """Delete acknowledged events older than `retention_s` (never the newest: the next event
+        chains onto it); returns how many went."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +146,7 @@ class _NextBatch:
     the whole batch); after a partial acknowledgement or a gap it is dropped and read afresh, so
     what is sent never depends on the guess. Reading never changes the store."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventSource) -> None:
         self._store = store
         self._after: int | None = None
         self._task: asyncio.Future[list[dict[str, Any]]] | None = None
@@ -147,22 +180,22 @@ class _NextBatch:
             task.cancel()
 
 
-def disk_free_mb(path) -> int | None:
-    try:
-        return shutil.disk_usage(path).free // (1024 * 1024)
-    except OSError:
-        return None
-
-
 class Uploader:
-    def __init__(self, store: EventStore, provisioning: Provisioning, settings: SyncSettings,
-                 health: Callable[[], dict[str, Any]] | None = None, *,
+    """`version` is the unit's software version, reported in health; `store_errors` the exception
+    types with which `store` says it cannot read or write (see EventSource). Without them a store
+    failure is not told from a bug: run() logs it and backs off, drain_once() raises it."""
+
+    def __init__(self, store: EventSource, provisioning: Provisioning, settings: SyncSettings,
+                 health: Callable[[], dict[str, Any]] | None = None, *, version: str | None = None,
+                 store_errors: tuple[type[Exception], ...] = (),
                  client: CentreClient | None = None, clock: Callable[[], float] = time.monotonic,
                  rng: Callable[[], float] = random.random) -> None:
         self._store = store
         self._provisioning = provisioning
         self._settings = settings
         self._health = health or dict
+        self._version = version
+        self._store_errors = store_errors
         self._client = client or CentreClient(
             provisioning.centre_url, unit_id=provisioning.unit_id, unit_token=provisioning.unit_token,
             # A CA file named in the config wins over the one copied in at provisioning.
@@ -283,7 +316,7 @@ class Uploader:
         self._last_prune = self._clock()
         try:
             removed = await self._store_call(self._store.prune(self._settings.retention_days * 86400))
-        except StoreError as error:
+        except self._store_errors as error:
             log.warning("pruning acknowledged events failed (will retry in an hour): %s", error)
             return
         if removed:
@@ -297,7 +330,7 @@ class Uploader:
             return self._result(STREAM_STOPPED, counts, self._stop.describe())
         try:
             return await self._send_backlog(counts, progress)
-        except (StoreError, sqlite3.Error) as error:
+        except self._store_errors as error:
             message = f"local event store: {error}"
             self._note_failure(STORE_ERROR, message)
             return self._result(STORE_ERROR, counts, message)
@@ -323,7 +356,7 @@ class Uploader:
                 await self._stop_stream(EVENTS_PRUNED, message, after + 1)
                 return self._result(EVENTS_PRUNED, counts, message)
             first, last = events[0]["seq"], events[-1]["seq"]
-            if store.head.seq > last:
+            if store.acked_through + store.backlog > last:  # the store holds events beyond this batch
                 next_batch.read_ahead(last)
             reply = await self._upload(events)
 
@@ -412,8 +445,9 @@ class Uploader:
                 "sent_at": wall_now(), "health": self._health_report()}
 
     def _health_report(self) -> dict[str, Any]:
-        report: dict[str, Any] = {"version": __version__,
-                                  "uptime_s": int(self._clock() - self._started)}
+        report: dict[str, Any] = {"uptime_s": int(self._clock() - self._started)}
+        if self._version is not None:
+            report["version"] = self._version
         free = disk_free_mb(self._store.path.parent)
         if free is not None:
             report["disk_free_mb"] = free
@@ -455,16 +489,17 @@ class Uploader:
         log.error("%s; every event is kept, no more uploads from this stream", self._stop.describe())
         try:
             await self._store_call(self._store.set_meta(STREAM_STOPPED_META_KEY, self._stop.to_json()))
-        except StoreError as error:
+        except self._store_errors as error:
             # Still stopped for this run; after a restart the centre refuses the batch again.
             log.error("could not record the stop in the event store: %s", error)
 
     @staticmethod
     async def _store_call(write: Awaitable[T]) -> T:
         """Let a store write finish even if this task is cancelled mid-way (service stopping).
-        The SQL runs on in aiosqlite's thread regardless, but EventStore updates its in-memory
-        state (acked_through) only after the await returns: abandoning the await would leave the
-        file and the object disagreeing, and the service closing the store under a live write."""
+        The write runs on in the store's own thread regardless (EventStore: aiosqlite's), but the
+        store updates its in-memory state (acked_through) only after the await returns: abandoning
+        the await would leave the file and the object disagreeing, and the service closing the
+        store under a live write."""
         task = asyncio.ensure_future(write)
         try:
             return await asyncio.shield(task)

@@ -6,6 +6,9 @@ centre URL in the state dir), then writes the unit's config with those answers a
 config is written only after the centre accepted the unit, so a refused token leaves the unit as it
 was. The event store is never touched: a re-provisioned unit keeps its events, and the unsent ones
 upload under the new token.
+
+`provision_command` is the enrolment step alone, into the state dir of a unit whose config is
+already settled (and the whole of `kiosk provision --sim` on the built-in sim config).
 """
 from __future__ import annotations
 
@@ -22,9 +25,12 @@ from typing import Any, Callable, TextIO
 import requests
 
 from sync.files import write_atomic
-from sync.provision import UNIT_ID_PATTERN, ProvisionError, check_centre_url
+from sync.provision import UNIT_ID_PATTERN, ProvisionError, check_centre_url, provision_unit
 
+from kiosk.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from kiosk.config import ConfigError, Settings, settings_from_mapping
+from kiosk.events import store_in_use
+from kiosk.paths import events_db
 
 ROLES = ("counter", "dispenser", "both")
 CONFIG_MODE = 0o640            # root:kiosk: the service reads it, only root changes it
@@ -33,7 +39,6 @@ COUNTER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,16}$")
 PLACEHOLDER_TOKENS = {"replace-with-a-long-random-token", "sim"}
 CENTRE_CHECK_TIMEOUT_S = 5.0
 MAX_ATTEMPTS = 3
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class AnswerError(ValueError):
@@ -249,13 +254,48 @@ def _config_owner(config_out: Path) -> tuple[tuple[int, int] | None, int]:
     return ((0, parent.st_gid) if os.geteuid() == 0 else None), CONFIG_MODE
 
 
-# ---- the command ---------------------------------------------------------------------------------
+# ---- the commands --------------------------------------------------------------------------------
+
+def provision_command(settings: Settings, centre_url: str | None, unit_id: str | None, token: str,
+                      ca_file: Path | None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Enrol into the settings' state dir and print what was written; centre_url / unit_id /
+    ca_file default to the config's sync.centre_url, unit.id and sync.ca_file."""
+    out, err = out or sys.stdout, err or sys.stderr
+    centre_url = centre_url or settings.sync.centre_url
+    unit_id = unit_id or settings.unit.id
+    ca_file = ca_file or settings.sync.ca_file
+    if not centre_url:
+        print("kiosk provision: give the centre's URL with --centre (or sync.centre_url in the config)", file=err)
+        return EXIT_USAGE
+    state_dir = settings.state_dir
+    try:
+        result = provision_unit(state_dir, centre_url, unit_id, token, ca_file=ca_file,
+                                timeout_s=settings.sync.timeout_s)
+    except ProvisionError as error:
+        print(f"kiosk provision: {error}", file=err)
+        return EXIT_FAILED
+    print(f"enrolled unit {result.unit_id} at {result.centre_url}", file=out)
+    print(f"  public key   {result.public_key}", file=out)
+    print(f"  private key  {result.key_path} (mode 0600)", file=out)
+    print(f"  unit token   {result.token_path} (mode 0600)", file=out)
+    print(f"  centre       {result.centre_path}", file=out)
+    if result.ca_path:
+        print(f"  CA bundle    {result.ca_path}", file=out)
+    db_path = events_db(state_dir)
+    if db_path.exists():
+        print(f"  event store  {db_path} kept as it was; its backlog uploads under the new token", file=out)
+    if unit_id != settings.unit.id:
+        print(f"note: the config's unit.id is {settings.unit.id!r}; the centre knows this unit as {unit_id!r}",
+              file=out)
+    if store_in_use(db_path):
+        print("note: the kiosk service is running with the old provisioning; restart it to use the new one",
+              file=out)
+    return EXIT_OK
+
 
 def provision_interactive_command(answers: Answers, *, config_in: Path | None, config_out: Path,
                                   state_dir: Path | None, stdin: TextIO | None = None,
                                   out: TextIO | None = None, err: TextIO | None = None) -> int:
-    from sync.commands import provision_command
-
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
     try:
         answers = check_given(answers)

@@ -1,40 +1,43 @@
-"""`kiosk status`: mode, staff, backlog, last events and storage health.
+"""`kiosk status`: mode, staff, backlog, last events, storage health and sync.
 
 While the service runs it owns the event store, so status asks it over the local API; when it is
-stopped, status opens the store itself (the lock guarantees nobody else writes meanwhile).
+stopped, status opens the store itself (the lock guarantees nobody else writes meanwhile). What the
+state dir records about sync (provisioning, acknowledged seq, a stopped stream, the bundle) is read
+without taking the store's writer lock (a read-only SQLite connection), running or not; a running
+service knows more (last error, next retry), and that comes through its API.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from kiosk.app import disk_free_mb, replay_state
+from sync.bundle import load_cached_bundle
+from sync.files import disk_free_mb
+from sync.provision import ProvisioningBroken, load_provisioning
+from sync.uploader import STREAM_STOPPED_META_KEY, read_stream_stop
+
+from kiosk.app import replay_state
 from kiosk.clock import read_boot_id
-from kiosk.config import Settings, parse_listen
-from kiosk.events import EventStore, StoreError, store_in_use
-from kiosk.paths import api_url_file, events_db
+from kiosk.commands import EXIT_FAILED, EXIT_OK
+from kiosk.commands.local_api import running_api_url
+from kiosk.config import Settings
+from kiosk.events import EventStore, StoreError, open_readonly, store_in_use
+from kiosk.paths import events_db
 from kiosk.rating.machine import RatingMachine, RatingRules
-from sync.status import stored_sync_state
 
 LAST_EVENTS = 5
 API_TIMEOUT_S = 3.0
 
 
-def running_unit_url(settings: Settings) -> str:
-    """The running service's API: as it announced it in the state dir, else as configured."""
-    try:
-        return api_url_file(settings.state_dir).read_text(encoding="ascii").strip()
-    except OSError:
-        host, port = parse_listen(settings.api.listen)
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
-
-
 def _from_running_unit(settings: Settings) -> dict[str, Any]:
-    base = running_unit_url(settings)
+    base = running_api_url(settings)
     headers = {"Authorization": f"Bearer {settings.api.token}"}
     state = requests.get(f"{base}/v1/state", headers=headers, timeout=API_TIMEOUT_S)
     state.raise_for_status()
@@ -76,6 +79,48 @@ def _summary(event: dict[str, Any]) -> dict[str, Any]:
     return {"seq": event["seq"], "type": event["type"], "wall_time": event["wall_time"], "data": event["data"]}
 
 
+def stored_sync_state(state_dir: Path) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "provisioned": False, "centre_url": None, "unit_id": None, "problem": None,
+        "stream_id": None, "head_seq": None, "acked_through": None, "backlog": None,
+        "stream_stopped": False, "stream_stopped_reason": None,
+        "bundle_version": None, "bundle_fetched_at": None,
+    }
+    try:
+        provisioning = load_provisioning(state_dir)
+    except ProvisioningBroken as error:
+        state["problem"] = str(error)
+        provisioning = None
+    if provisioning is not None:
+        state.update(provisioned=True, centre_url=provisioning.centre_url, unit_id=provisioning.unit_id)
+    db_path = events_db(state_dir)
+    if db_path.exists():
+        try:
+            state.update(_stored_upload_state(db_path))
+        except sqlite3.Error as error:
+            state["problem"] = f"{db_path}: {error}"
+    bundle = load_cached_bundle(state_dir)
+    if bundle is not None:
+        state.update(bundle_version=bundle.data.version, bundle_fetched_at=bundle.fetched_at)
+    return state
+
+
+def _stored_upload_state(db_path: Path) -> dict[str, Any]:
+    conn = open_readonly(db_path)
+    try:
+        meta = dict(conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('stream_id', 'acked_through', ?)",
+            (STREAM_STOPPED_META_KEY,)).fetchall())
+        head_seq = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
+    finally:
+        conn.close()
+    acked = int(meta.get("acked_through") or 0)
+    stop = read_stream_stop(meta.get(STREAM_STOPPED_META_KEY))
+    return {"stream_id": meta.get("stream_id"), "head_seq": head_seq, "acked_through": acked,
+            "backlog": max(0, head_seq - acked), "stream_stopped": stop is not None,
+            "stream_stopped_reason": asdict(stop) if stop else None}
+
+
 def gather_status(settings: Settings) -> dict[str, Any]:
     report = _gather_unit(settings)
     # What the state dir records about sync, running or not (a running unit adds its live view).
@@ -105,7 +150,7 @@ def status_command(settings: Settings, *, as_json: bool = False) -> int:
     healthy = bool(report.get("storage", {}).get("ok"))
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
-        return 0 if healthy else 1
+        return EXIT_OK if healthy else EXIT_FAILED
     storage = report.get("storage", {})
     staff = report.get("staff")
     lines = [
@@ -141,4 +186,4 @@ def status_command(settings: Settings, *, as_json: bool = False) -> int:
                          f"{json.dumps(event['data'], ensure_ascii=False)}")
     print("\n".join(lines))
     sys.stdout.flush()
-    return 0 if healthy else 1
+    return EXIT_OK if healthy else EXIT_FAILED

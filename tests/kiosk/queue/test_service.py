@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import paths
+from sync import paths
 from kiosk.app import KioskApp
 from kiosk.devices import open_devices
 from kiosk.config import builtin_sim_settings, settings_from_mapping

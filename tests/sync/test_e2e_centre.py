@@ -21,14 +21,11 @@ import requests
 
 pytest.importorskip("centre.app", reason="the centre's server (centre/) is not available")
 
-from kiosk import paths  # noqa: E402
-from kiosk.config import SyncSettings  # noqa: E402
-from kiosk.events import EventStore  # noqa: E402
 from sync.bundle import BundleCache  # noqa: E402
 from sync.provision import load_provisioning, provision_unit  # noqa: E402
-from sync.uploader import Uploader  # noqa: E402
-from sync_fake_centre import PNG_1x1, make_test_ca  # noqa: E402
-from sync_helpers import append_events, run_async  # noqa: E402
+from sync.settings import SyncSettings  # noqa: E402
+from tests.support.sync.fake_centre import PNG_1x1, make_test_ca  # noqa: E402
+from tests.support.sync.helpers import append_events, run_async, uploading  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -111,10 +108,8 @@ def test_unit_enrols_drains_a_backlog_recorded_offline_and_gets_the_bundle(tmp_p
         centre.stop()  # the centre goes down; the unit keeps recording
 
         async def scenario():
-            store = await EventStore.open(paths.events_db(state_dir))
-            uploader = Uploader(store, provisioning, SyncSettings(timeout_s=5), rng=lambda: 0.01)
-            task = asyncio.create_task(uploader.run())
-            try:
+            async with uploading(state_dir, provisioning, run=True, settings=SyncSettings(timeout_s=5),
+                                 rng=lambda: 0.01) as (store, uploader):
                 for chunk in range(4):
                     await append_events(store, 300, start=chunk * 300)
                     uploader.notify()
@@ -136,11 +131,6 @@ def test_unit_enrols_drains_a_backlog_recorded_offline_and_gets_the_bundle(tmp_p
                     await asyncio.sleep(0.01)
                 latency = time.monotonic() - started
                 return await store.read(0, 2000), store.stream_id, latency, uploader.status()
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                uploader.close()
-                await store.close()
 
         local, stream_id, latency, status = run_async(scenario(), timeout=120)
         assert len(local) == 1205 and latency < 2.0  # "within a second", with room for a loaded CI box
@@ -158,13 +148,18 @@ def test_unit_enrols_drains_a_backlog_recorded_offline_and_gets_the_bundle(tmp_p
 
         # The bundle, then a staff photo the centre adds later.
         bundle_cache = BundleCache(state_dir, provisioning, SyncSettings(timeout_s=5))
-        assert run_async(bundle_cache.refresh()) is True
-        served = centre.admin("GET", "/api/v1/bundle").json()
-        assert [r.code for r in bundle_cache.current.data.reasons] == [r["code"] for r in served["reasons"]]
-        staff_id = served["staff"][0]["staff_id"]
-        assert centre.admin("PUT", f"/api/v1/staff/{staff_id}/photo", data=PNG_1x1,
-                            headers={"Content-Type": "image/png"}).status_code == 200
-        assert run_async(bundle_cache.refresh()) is True
-        assert bundle_cache.current.photo_path(staff_id).read_bytes() == PNG_1x1
+        try:
+            assert run_async(bundle_cache.refresh()) is True
+            served = centre.admin("GET", "/api/v1/bundle").json()
+            assert [r.code for r in bundle_cache.current.data.reasons] == [r["code"] for r in served["reasons"]]
+            staff_id = served["staff"][0]["staff_id"]
+            assert centre.admin("PUT", f"/api/v1/staff/{staff_id}/photo", data=PNG_1x1,
+                                headers={"Content-Type": "image/png"}).status_code == 200
+            assert run_async(bundle_cache.refresh()) is True
+            assert bundle_cache.current.photo_path(staff_id).read_bytes() == PNG_1x1
+        finally:
+            # Its kept-alive connection would hold `centre serve`'s graceful stop for the whole
+            # 10 s before the kill.
+            bundle_cache.close()
     finally:
         centre.stop()

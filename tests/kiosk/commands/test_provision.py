@@ -1,8 +1,10 @@
 """`kiosk provision` as the technician runs it: flags or questions, each answer checked, the config
-written atomically, the event store kept; and the selftest lines that follow a provisioning."""
+written atomically, the event store kept; and the enrolment step alone (`provision_command`)."""
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
 import shutil
 import stat
@@ -13,17 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import paths
-
-from kiosk.commands import selftest
+from kiosk import cli
+from kiosk.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from kiosk.commands.provision import Answers, dump_toml, provision_command, provision_interactive_command
 from kiosk.config import load_settings
 from kiosk.events import EventStore
-from kiosk.commands.provision import Answers, dump_toml, provision_interactive_command
-from sync_fake_centre import FakeCentre
-from sync_helpers import UNIT_ID, append_events, make_settings, run_async
+from kiosk.paths import events_db
+from sync.paths import CENTRE_FILE_NAME
+from tests.support.sync.fake_centre import FakeCentre
+from tests.support.sync.helpers import UNIT_ID, append_events, make_settings, run_async
 
 pytestmark = pytest.mark.timeout(120)
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "config" / "counter.toml"
 ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
 
@@ -35,9 +38,34 @@ class Terminal(io.StringIO):
         return True
 
 
-def kiosk(*args: str) -> subprocess.CompletedProcess:
+def kiosk_process(*args: str) -> subprocess.CompletedProcess:
+    """`kiosk ARGS` as its own process, stdin not a terminal."""
     return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
                           env=ENV, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def kiosk(*args: str) -> subprocess.CompletedProcess:
+    """`kiosk ARGS` through the same kiosk.cli.main, in this process (a process start costs more
+    than the command): stdin is not a terminal, stdout and stderr (log lines too: the command
+    logs to stdout) are captured, the logging set-up it makes is undone after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    out, err = io.StringIO(), io.StringIO()
+    stdin = sys.stdin
+    sys.stdin = io.StringIO("")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(args))
+    finally:
+        sys.stdin = stdin
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+    return subprocess.CompletedProcess(["kiosk", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
@@ -52,9 +80,10 @@ def example_config(tmp_path: Path) -> Path:
 def test_flags_enrol_and_write_the_config_atomically(centre: FakeCentre, example_config: Path, tmp_path: Path):
     state = tmp_path / "state"
     token = centre.issue_token(UNIT_ID)
-    result = kiosk("provision", "--config", str(example_config), "--state-dir", str(state),
-                   "--centre", centre.url, "--unit-id", UNIT_ID, "--role", "counter", "--counter", "7",
-                   f"--token={token}")
+    # The one test that starts a real `kiosk` process: the command as installed, end to end.
+    result = kiosk_process("provision", "--config", str(example_config), "--state-dir", str(state),
+                           "--centre", centre.url, "--unit-id", UNIT_ID, "--role", "counter", "--counter", "7",
+                           f"--token={token}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"enrolled unit {UNIT_ID}" in result.stdout
 
@@ -69,7 +98,7 @@ def test_flags_enrol_and_write_the_config_atomically(centre: FakeCentre, example
     assert settings.keys.staff_pins == example["keys"]["staff_pins"]
     assert stat.S_IMODE(example_config.stat().st_mode) == 0o640  # an existing file keeps its mode
     assert [p.name for p in example_config.parent.iterdir()] == ["kiosk.toml"]  # no temporary left
-    assert (state / paths.CENTRE_FILE_NAME).is_file()
+    assert (state / CENTRE_FILE_NAME).is_file()
 
 
 def test_reprovisioning_keeps_the_event_store_and_its_unsent_events(centre: FakeCentre, example_config: Path,
@@ -78,14 +107,14 @@ def test_reprovisioning_keeps_the_event_store_and_its_unsent_events(centre: Fake
     state.mkdir()
 
     async def record() -> tuple[int, int]:
-        store = await EventStore.open(paths.events_db(state))
+        store = await EventStore.open(events_db(state))
         await append_events(store, 25)
         head = (store.head.seq, store.backlog)
         await store.close()
         return head
 
     before = run_async(record())
-    db_bytes = paths.events_db(state).read_bytes()
+    db_bytes = events_db(state).read_bytes()
     for attempt in range(2):  # first provisioning, then again with a fresh token
         result = kiosk("provision", "--config", str(example_config), "--state-dir", str(state),
                        "--centre", centre.url, "--unit-id", UNIT_ID, "--role", "both", "--counter", "2",
@@ -94,13 +123,13 @@ def test_reprovisioning_keeps_the_event_store_and_its_unsent_events(centre: Fake
         assert "kept as it was" in result.stdout
 
     async def reopen() -> tuple[int, int]:
-        store = await EventStore.open(paths.events_db(state))
+        store = await EventStore.open(events_db(state))
         try:
             return store.head.seq, store.backlog
         finally:
             await store.close()
 
-    assert paths.events_db(state).read_bytes()[:100] == db_bytes[:100]
+    assert events_db(state).read_bytes()[:100] == db_bytes[:100]
     assert run_async(reopen()) == before == (25, 25)
     settings = load_settings(example_config)
     # A `both` unit keeps the queue itself: the example's queue host is dropped, or it would not validate.
@@ -206,25 +235,21 @@ def test_every_example_config_survives_being_rewritten(example: Path):
     assert tomllib.loads(dump_toml(raw, "header")) == raw
 
 
-def test_selftest_centre_line_follows_the_centre(centre: FakeCentre, provisioning, state_dir: Path):
-    settings = make_settings(state_dir)
-    check = selftest._check_centre(settings, sim=False)
-    assert check.status == "ok" and UNIT_ID in check.detail
-    centre.close()
-    down = selftest._check_centre(settings, sim=False)
-    assert down.status == "fail" and centre.url in down.detail
+def test_provision_command_prints_what_it_did(centre: FakeCentre, state_dir: Path):
+    settings = make_settings(state_dir, unit_id="from-config")
+    out, err = io.StringIO(), io.StringIO()
+    code = provision_command(settings, centre.url, UNIT_ID, centre.issue_token(UNIT_ID), None, out=out, err=err)
+    assert code == EXIT_OK, err.getvalue()
+    text = out.getvalue()
+    assert f"enrolled unit {UNIT_ID} at {centre.url}" in text and "(mode 0600)" in text
+    assert "centre knows this unit as 'hall1-c3'" in text  # config's unit.id differs: say so
+    assert "event store" not in text and not events_db(state_dir).exists()  # none yet: nothing said kept
 
 
-def test_selftest_centre_line_when_not_provisioned(tmp_path: Path):
-    settings = make_settings(tmp_path / "fresh")
-    assert selftest._check_centre(settings, sim=False).status == "fail"
-    assert selftest._check_centre(settings, sim=True).status == "warn"
-
-
-@pytest.mark.parametrize("free_mb, status", [(10, "fail"), (200, "warn"), (4096, "ok")])
-def test_selftest_disk_line(tmp_path: Path, monkeypatch, free_mb: int, status: str):
-    mb = 1024 * 1024
-    monkeypatch.setattr(selftest.shutil, "disk_usage",
-                        lambda path: shutil._ntuple_diskusage(8192 * mb, 8192 * mb - free_mb * mb, free_mb * mb))
-    check = selftest._check_disk(make_settings(tmp_path / "state"))
-    assert check.status == status and f"{free_mb} MB free" in check.detail
+def test_provision_command_failures_have_exit_codes(centre: FakeCentre, state_dir: Path):
+    err = io.StringIO()
+    assert provision_command(make_settings(state_dir), None, None, "tok", None, err=err) == EXIT_USAGE
+    assert "--centre" in err.getvalue()
+    err = io.StringIO()
+    assert provision_command(make_settings(state_dir), centre.url, None, "wrong", None, err=err) == EXIT_FAILED
+    assert "401" in err.getvalue()

@@ -1,8 +1,12 @@
 """The uploader against a fake centre on 127.0.0.1: order, exactly once, gap, conflict, refusals,
-backoff, heartbeat, pruning, and that no HTTP call ever runs on the event loop's thread."""
+backoff, heartbeat, pruning, and that no HTTP call ever runs on the event loop's thread.
+
+Every scenario runs on the unit's real event store (kiosk.events.EventStore, the uploader's
+EventSource) with the uploader made as the unit makes it (tests.support.sync.helpers.uploading)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -10,41 +14,16 @@ from datetime import datetime
 import pytest
 import requests
 
-from kiosk import paths
-from kiosk.config import SyncSettings
-from kiosk.events import EventStore
-from sync.bundle import BundleCache
-from sync.client import Outcome
 from protocol import MAX_BATCH
 from protocol.signing import generate_private_key
+from sync.bundle import BundleCache
+from sync.client import Outcome, UploadResult
 from sync.provision import Provisioning
-from sync.timing import Backoff
-from sync.uploader import EVENTS_PRUNED, STREAM_STOPPED, STREAM_STOPPED_META_KEY, Uploader
-from sync_helpers import append_events, run_async, store_with
+from sync.uploader import (EVENTS_PRUNED, GROW_AFTER, MIN_BATCH, STORE_ERROR, STREAM_STOPPED,
+                           STREAM_STOPPED_META_KEY)
+from tests.support.sync.helpers import append_events, run_async, sync_settings, uploading, wait_until
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def sync_settings(**overrides) -> SyncSettings:
-    # model_construct: tests may use intervals below the config's minimums (heartbeat ≥ 5 s).
-    base = SyncSettings(timeout_s=5).model_dump()
-    base.update(overrides)
-    return SyncSettings.model_construct(**base)
-
-
-def fast_uploader(store: EventStore, provisioning: Provisioning, **kwargs) -> Uploader:
-    """Jitter of 0.001 turns the 1 s…300 s backoff into 1 ms…0.3 s: the loop's logic, quickly."""
-    kwargs.setdefault("rng", lambda: 0.001)
-    settings = kwargs.pop("settings", sync_settings())
-    return Uploader(store, provisioning, settings, **kwargs)
-
-
-async def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def test_backlog_drains_in_order_exactly_once_with_progress(centre, provisioning, state_dir):
@@ -52,15 +31,10 @@ def test_backlog_drains_in_order_exactly_once_with_progress(centre, provisioning
     progress: list[tuple[int, int]] = []
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), total)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, total) as (store, uploader):
             result = await uploader.drain_once(progress=lambda done, all_: progress.append((done, all_)))
             local = await store.read(0, total + 1)
             return result, local, store.acked_through, store.backlog, store.stream_id
-        finally:
-            uploader.close()
-            await store.close()
 
     result, local, acked, backlog, stream_id = run_async(scenario())
 
@@ -77,13 +51,9 @@ def test_backlog_drains_in_order_exactly_once_with_progress(centre, provisioning
 
 def test_batches_carry_signature_sent_at_and_health(centre, provisioning, state_dir):
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 3)
-        uploader = fast_uploader(store, provisioning, health=lambda: {"paper": "near_end", "printer_online": True})
-        try:
+        health = lambda: {"paper": "near_end", "printer_online": True}  # noqa: E731
+        async with uploading(state_dir, provisioning, 3, health=health) as (_, uploader):
             return await uploader.drain_once()
-        finally:
-            uploader.close()
-            await store.close()
 
     assert run_async(scenario()).ok
     (batch,) = centre.batches()
@@ -109,19 +79,15 @@ def test_http_calls_never_run_on_the_event_loop_thread(centre, provisioning, sta
 
     async def scenario():
         loop_thread = threading.get_ident()
-        store = await store_with(paths.events_db(state_dir), MAX_BATCH + 5)
-        uploader = fast_uploader(store, provisioning, settings=sync_settings(heartbeat_s=0.05))
-        task = asyncio.create_task(uploader.run())
-        try:
+        async with uploading(state_dir, provisioning, MAX_BATCH + 5, run=True,
+                             settings=sync_settings(heartbeat_s=0.05)) as (store, uploader):
             await wait_until(lambda: store.backlog == 0 and len(centre.heartbeats()) >= 2)
             await uploader.drain_once()
             bundle = BundleCache(state_dir, provisioning, sync_settings())
-            assert await bundle.refresh() and bundle.current.photo_path("1001") is not None
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            uploader.close()
-            await store.close()
+            try:
+                assert await bundle.refresh() and bundle.current.photo_path("1001") is not None
+            finally:
+                bundle.close()
         return loop_thread
 
     loop_thread = run_async(scenario())
@@ -131,16 +97,11 @@ def test_http_calls_never_run_on_the_event_loop_thread(centre, provisioning, sta
 
 def test_resent_events_are_counted_as_duplicates_not_stored_twice(centre, provisioning, state_dir):
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 40)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, 40) as (store, uploader):
             await uploader.drain_once()
             await store.set_acked_through(10)  # as if the acknowledgements after 10 were lost
             await append_events(store, 5, start=40)
             return await uploader.drain_once(), store.stream_id
-        finally:
-            uploader.close()
-            await store.close()
 
     result, stream_id = run_async(scenario())
     assert result.ok and (result.sent, result.stored, result.duplicates, result.acked_through) == (35, 5, 30, 45)
@@ -149,17 +110,12 @@ def test_resent_events_are_counted_as_duplicates_not_stored_twice(centre, provis
 
 def test_gap_resends_from_the_expected_seq(centre, provisioning, state_dir):
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 10)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, 10) as (store, uploader):
             await uploader.drain_once()
             centre.forget_after(store.stream_id, 4)  # the centre was restored from an older backup
             await append_events(store, 3, start=10)
             result = await uploader.drain_once()
             return result, await store.read(0, 100), store.stream_id
-        finally:
-            uploader.close()
-            await store.close()
 
     result, local, stream_id = run_async(scenario())
     assert result.ok and result.acked_through == 13 and result.backlog == 0
@@ -174,18 +130,13 @@ def test_a_batch_read_ahead_is_used_only_where_the_centre_acknowledged_up_to(cen
     or a gap moves the start elsewhere: then that read is dropped and every batch still starts
     right after what the centre holds, in order, nothing skipped or sent twice."""
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 3 * MAX_BATCH)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, 3 * MAX_BATCH) as (store, uploader):
             centre.partial_acks.append(MAX_BATCH - 50)  # the first batch is taken only in part
             first = await uploader.drain_once()
             centre.forget_after(store.stream_id, 100)  # restored from an older backup
             await append_events(store, 2 * MAX_BATCH, start=3 * MAX_BATCH)
             second = await uploader.drain_once()
             return first, second, await store.read(0, 10 * MAX_BATCH), store.stream_id
-        finally:
-            uploader.close()
-            await store.close()
 
     first, second, local, stream_id = run_async(scenario())
     assert first.ok and first.acked_through == 3 * MAX_BATCH
@@ -199,18 +150,13 @@ def test_a_batch_read_ahead_is_used_only_where_the_centre_acknowledged_up_to(cen
 
 def test_gap_for_events_pruned_here_stops_the_stream(centre, provisioning, state_dir):
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 10)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, 10) as (store, uploader):
             await uploader.drain_once()
             await store.prune(0, now=time.time() + 60)  # acknowledged: gone here (head kept)
             centre.forget_after(store.stream_id, 2)
             await append_events(store, 2, start=10)
             result = await uploader.drain_once()
             return result, uploader.status(), store.backlog, await store.get_meta(STREAM_STOPPED_META_KEY)
-        finally:
-            uploader.close()
-            await store.close()
 
     result, status, backlog, stored_stop = run_async(scenario())
     assert result.outcome == EVENTS_PRUNED and "pruned" in result.error
@@ -219,12 +165,8 @@ def test_gap_for_events_pruned_here_stops_the_stream(centre, provisioning, state
 
 
 def test_conflict_stops_the_stream_keeps_events_and_survives_restart(centre, provisioning, state_dir):
-    db = paths.events_db(state_dir)
-
     async def first_run():
-        store = await store_with(db, 6)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, 6) as (store, uploader):
             await uploader.drain_once()
             # The centre holds a different event at seq 5 than this unit does.
             centre.streams[store.stream_id][4] = dict(centre.streams[store.stream_id][4], hash="0" * 64)
@@ -232,9 +174,6 @@ def test_conflict_stops_the_stream_keeps_events_and_survives_restart(centre, pro
             await append_events(store, 3, start=6)
             result = await uploader.drain_once()
             return result, uploader.status()
-        finally:
-            uploader.close()
-            await store.close()
 
     result, status = run_async(first_run())
     assert result.outcome == Outcome.CONFLICT and result.acked_through == 4 and result.backlog == 5
@@ -242,22 +181,15 @@ def test_conflict_stops_the_stream_keeps_events_and_survives_restart(centre, pro
     assert status["stream_stopped_reason"]["first_seq"] == 5
 
     async def after_restart():
-        store = await EventStore.open(db)
-        uploader = fast_uploader(store, provisioning, settings=sync_settings(heartbeat_s=0.05))
         batches_before = len(centre.batches())
-        task = asyncio.create_task(uploader.run())
-        try:
+        async with uploading(state_dir, provisioning, run=True,
+                             settings=sync_settings(heartbeat_s=0.05)) as (store, uploader):
             await append_events(store, 1, start=9)
             uploader.notify()
             await wait_until(lambda: len(centre.heartbeats()) >= 2)
             drained = await uploader.drain_once()
             return (drained, uploader.status(), await store.count(), store.backlog,
                     len(centre.batches()) - batches_before)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            uploader.close()
-            await store.close()
 
     drained, status, count, backlog, new_batches = run_async(after_restart())
     assert drained.outcome == STREAM_STOPPED and "conflict" in drained.error
@@ -271,13 +203,8 @@ def test_bad_signature_stops_the_stream(centre, provisioning, state_dir):
                           generate_private_key())
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 3)
-        uploader = fast_uploader(store, forged)
-        try:
+        async with uploading(state_dir, forged, 3) as (store, uploader):
             return await uploader.drain_once(), store.backlog
-        finally:
-            uploader.close()
-            await store.close()
 
     result, backlog = run_async(scenario())
     assert result.outcome == Outcome.BAD_SIGNATURE and backlog == 3
@@ -295,13 +222,8 @@ def test_401_and_403_keep_events_and_back_off_without_stopping(centre, provision
         centre.units["someone-else"] = centre.units.pop(provisioning.unit_id)
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 7)
-        uploader = Uploader(store, provisioning, sync_settings(), rng=lambda: 1.0)
-        try:
+        async with uploading(state_dir, provisioning, 7, rng=lambda: 1.0) as (store, uploader):
             return await uploader.drain_once(), uploader.status(), store.backlog, store.acked_through
-        finally:
-            uploader.close()
-            await store.close()
 
     result, status, backlog, acked = run_async(scenario())
     assert result.outcome == outcome and (backlog, acked) == (7, 0)
@@ -310,36 +232,18 @@ def test_401_and_403_keep_events_and_back_off_without_stopping(centre, provision
     assert status["last_error"]["outcome"] == outcome
 
 
-def test_backoff_doubles_from_one_second_with_full_jitter_and_caps_at_five_minutes():
-    ceilings = Backoff(rng=lambda: 1.0)
-    assert [ceilings.next_delay() for _ in range(12)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
-    halves = Backoff(rng=lambda: 0.5)
-    assert [halves.next_delay() for _ in range(3)] == [0.5, 1.0, 2.0]
-    halves.reset()
-    assert halves.next_delay() == 0.5
-    many = Backoff(rng=lambda: 1.0)
-    for _ in range(5000):
-        delay = many.next_delay()
-    assert delay == 300  # no overflow after days of failures
-
-
 def test_uploader_backoff_grows_caps_and_resets_on_success(centre, provisioning, state_dir):
     centre.refuse_uploads = [(503, {"code": "unavailable", "message": "db down"})] * 11
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 2)
-        uploader = Uploader(store, provisioning, sync_settings(), rng=lambda: 1.0)
         delays = []
-        try:
+        async with uploading(state_dir, provisioning, 2, rng=lambda: 1.0) as (_, uploader):
             for _ in range(11):
                 result = await uploader.drain_once()
                 assert result.outcome == Outcome.SERVER_ERROR and "db down" in result.error
                 delays.append(uploader.status()["retry_delay_s"])
             final = await uploader.drain_once()
             return delays, final, uploader.status()
-        finally:
-            uploader.close()
-            await store.close()
 
     delays, final, status = run_async(scenario())
     assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
@@ -351,10 +255,7 @@ def test_run_uploads_within_a_second_of_notify_and_recovers_after_outage(centre,
     centre.refuse_uploads = [(503, {"code": "unavailable"})] * 3
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 5)
-        uploader = fast_uploader(store, provisioning)
-        task = asyncio.create_task(uploader.run())
-        try:
+        async with uploading(state_dir, provisioning, 5, run=True) as (store, uploader):
             await wait_until(lambda: store.backlog == 0)  # through three refusals, with backoff
             latencies = []
             for i in range(3):
@@ -364,11 +265,6 @@ def test_run_uploads_within_a_second_of_notify_and_recovers_after_outage(centre,
                 await wait_until(lambda: store.backlog == 0, timeout=5)
                 latencies.append(time.monotonic() - started)
             return latencies, store.stream_id
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            uploader.close()
-            await store.close()
 
     latencies, stream_id = run_async(scenario())
     assert max(latencies) < 1.0
@@ -378,18 +274,10 @@ def test_run_uploads_within_a_second_of_notify_and_recovers_after_outage(centre,
 
 def test_heartbeat_when_idle_has_the_protocol_shape(centre, provisioning, state_dir):
     async def scenario():
-        store = await EventStore.open(paths.events_db(state_dir))
-        uploader = fast_uploader(store, provisioning, settings=sync_settings(heartbeat_s=0.2),
-                                 health=lambda: {"paper": "ok"})
-        task = asyncio.create_task(uploader.run())
-        try:
+        async with uploading(state_dir, provisioning, run=True, settings=sync_settings(heartbeat_s=0.2),
+                             health=lambda: {"paper": "ok"}) as (store, uploader):
             await wait_until(lambda: len(centre.heartbeats()) >= 3, timeout=5)
             return store.stream_id, uploader.status()
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            uploader.close()
-            await store.close()
 
     stream_id, status = run_async(scenario())
     beats = centre.heartbeats()
@@ -405,10 +293,8 @@ def test_heartbeat_when_idle_has_the_protocol_shape(centre, provisioning, state_
 
 def test_run_prunes_acknowledged_events_after_the_retention(centre, provisioning, state_dir):
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 20)
-        uploader = fast_uploader(store, provisioning, settings=sync_settings(retention_days=0))
-        task = asyncio.create_task(uploader.run())
-        try:
+        async with uploading(state_dir, provisioning, 20, run=True,
+                             settings=sync_settings(retention_days=0)) as (store, _):
             await wait_until(lambda: store.backlog == 0)
             deadline = time.monotonic() + 5
             count = await store.count()
@@ -416,11 +302,6 @@ def test_run_prunes_acknowledged_events_after_the_retention(centre, provisioning
                 await asyncio.sleep(0.02)
                 count = await store.count()
             return count, store.head.seq
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            uploader.close()
-            await store.close()
 
     count, head = run_async(scenario())
     assert count == 1 and head == 20  # every acknowledged event but the head (chain anchor)
@@ -430,34 +311,50 @@ def test_network_error_when_the_centre_is_gone(provisioning, state_dir, centre):
     centre.close()
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 2)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, 2) as (store, uploader):
             return await uploader.drain_once(), store.backlog
-        finally:
-            uploader.close()
-            await store.close()
 
     result, backlog = run_async(scenario())
     assert result.outcome == Outcome.NETWORK_ERROR and "refused" in result.error and backlog == 2
 
 
+def test_a_store_that_cannot_be_read_keeps_every_event_and_backs_off(centre, provisioning, state_dir):
+    """The store's failures are the exception types the unit names (store_errors): a pass ends
+    with store_error, nothing is sent or marked, and the uploader retries after its backoff."""
+    async def scenario():
+        async with uploading(state_dir, provisioning, 4, rng=lambda: 1.0) as (store, uploader):
+            real_read = store.read
+
+            async def failing_read(*args, **kwargs):
+                raise sqlite3.OperationalError("disk I/O error")
+
+            store.read = failing_read
+            failed = await uploader.drain_once()
+            status, sent = uploader.status(), len(centre.batches())
+            store.read = real_read
+            return failed, status, sent, await uploader.drain_once()
+
+    failed, status, sent, recovered = run_async(scenario())
+    assert failed.outcome == STORE_ERROR and "disk I/O error" in failed.error and failed.backlog == 4
+    assert status["consecutive_failures"] == 1 and status["last_error"]["outcome"] == STORE_ERROR
+    assert not status["stream_stopped"] and sent == 0
+    assert recovered.ok and recovered.acked_through == 4
+
+
 def test_cancelling_run_lets_an_acknowledgement_write_finish(centre, provisioning, state_dir):
     """Stopping the service mid-write must not leave the store's one connection in a transaction."""
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 3)
-        gate, entered = asyncio.Event(), asyncio.Event()
-        real_set_acked = store.set_acked_through
+        async with uploading(state_dir, provisioning, 3) as (store, uploader):
+            gate, entered = asyncio.Event(), asyncio.Event()
+            real_set_acked = store.set_acked_through
 
-        async def slow_set_acked(seq: int) -> None:
-            entered.set()
-            await gate.wait()
-            await real_set_acked(seq)
+            async def slow_set_acked(seq: int) -> None:
+                entered.set()
+                await gate.wait()
+                await real_set_acked(seq)
 
-        store.set_acked_through = slow_set_acked
-        uploader = fast_uploader(store, provisioning)
-        task = asyncio.create_task(uploader.run())
-        try:
+            store.set_acked_through = slow_set_acked
+            task = asyncio.create_task(uploader.run())
             await asyncio.wait_for(entered.wait(), 10)
             task.cancel()
             await asyncio.sleep(0.1)
@@ -466,9 +363,6 @@ def test_cancelling_run_lets_an_acknowledgement_write_finish(centre, provisionin
             await asyncio.gather(task, return_exceptions=True)
             await store.append("printer.status", {"paper": "ok", "online": True})  # the store still writes
             return still_running, task.cancelled(), store.acked_through, store.head.seq
-        finally:
-            uploader.close()
-            await store.close()
 
     still_running, cancelled, acked, head = run_async(scenario())
     assert still_running and cancelled and (acked, head) == (3, 4)
@@ -479,14 +373,9 @@ def test_unexpected_statuses_are_retried_never_stop_the_stream(centre, provision
                              (409, {"code": "locked", "message": "try later"})]
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 2)
-        uploader = fast_uploader(store, provisioning)
-        try:
+        async with uploading(state_dir, provisioning, 2) as (_, uploader):
             results = [await uploader.drain_once() for _ in range(3)]
             return results, uploader.status()
-        finally:
-            uploader.close()
-            await store.close()
 
     results, status = run_async(scenario())
     assert [r.outcome for r in results] == [Outcome.SERVER_ERROR, Outcome.SERVER_ERROR, Outcome.OK]
@@ -497,23 +386,18 @@ def test_unexpected_statuses_are_retried_never_stop_the_stream(centre, provision
 def test_batches_shrink_on_a_link_too_slow_for_a_full_batch_and_grow_back(centre, provisioning, state_dir):
     """A link that times out anything above 60 events: halving reaches a size that gets through,
     the backlog drains, and after successes the batch grows back toward the full 500."""
-    from sync.client import UploadResult
-    from sync.uploader import GROW_AFTER, MIN_BATCH
-
     total = 700
 
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), total)
-        uploader = fast_uploader(store, provisioning)
-        real_upload = uploader._client.upload
+        async with uploading(state_dir, provisioning, total) as (store, uploader):
+            real_upload = uploader._client.upload
 
-        def slow_link_upload(body):
-            if len(body["events"]) > 60:
-                return UploadResult(Outcome.NETWORK_ERROR, message="timed out (simulated slow link)")
-            return real_upload(body)
+            def slow_link_upload(body):
+                if len(body["events"]) > 60:
+                    return UploadResult(Outcome.NETWORK_ERROR, message="timed out (simulated slow link)")
+                return real_upload(body)
 
-        uploader._client.upload = slow_link_upload
-        try:
+            uploader._client.upload = slow_link_upload
             outcomes = []
             for _ in range(40):
                 result = await uploader.drain_once()
@@ -521,9 +405,6 @@ def test_batches_shrink_on_a_link_too_slow_for_a_full_batch_and_grow_back(centre
                 if store.backlog == 0:
                     break
             return outcomes, store.backlog, store.stream_id, uploader.batch_size
-        finally:
-            uploader.close()
-            await store.close()
 
     outcomes, backlog, stream_id, final_size = run_async(scenario())
     assert backlog == 0 and outcomes[-1] == Outcome.OK

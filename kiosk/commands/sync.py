@@ -1,8 +1,8 @@
-"""Bodies of `kiosk provision` and `kiosk sync --once` (kiosk/cli.py parses the arguments).
+"""`kiosk sync --once`: drain the backlog to the centre now and say how it went.
 
-`kiosk sync --once` must respect the one-writer rule of the event store: when the service is
-running it holds the store, so the command asks the service (local API POST /v1/sync/drain) to
-drain instead of opening the file itself.
+It respects the one-writer rule of the event store: when the service is running it holds the store,
+so the command asks the service (local API POST /v1/sync/drain) to drain instead of opening the
+file itself.
 """
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ from typing import Any, TextIO
 
 import requests
 
-from kiosk import paths
-from kiosk.config import Settings, parse_listen
-from kiosk.events import EventStore, StoreBusy, StoreError, store_in_use
 from sync.client import CentreClient, CentreRefused, CentreUnreachable, Outcome
+from sync.paths import CENTRE_FILE_NAME
 from sync.progress import ProgressBar
-from sync.provision import (ProvisionError, Provisioning, ProvisioningBroken, load_provisioning,
-                            provision_unit)
-from sync.uploader import DrainResult, Uploader
+from sync.provision import Provisioning, ProvisioningBroken, load_provisioning
+from sync.uploader import DrainResult
 
-EXIT_OK = 0
-EXIT_FAILED = 1     # the centre could not be reached, or refused
-EXIT_USAGE = 2      # not provisioned, no centre URL, a broken state dir
+from kiosk.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from kiosk.commands.local_api import running_api_url
+from kiosk.config import Settings
+from kiosk.events import EventStore, StoreBusy, StoreError, store_in_use
+from kiosk.paths import events_db
+from kiosk.service.sync_link import unit_uploader
+
 LOCAL_API_CONNECT_TIMEOUT_S = 5.0
 # A drain by the service covers the whole backlog (100,000 events is ~200 batches); the local
 # call waits that long, but not forever.
@@ -32,46 +33,8 @@ LOCAL_DRAIN_TIMEOUT_S = 900.0
 DRAIN_PATH = "/v1/sync/drain"
 
 
-def provision_command(settings: Settings, centre_url: str | None, unit_id: str | None, token: str,
-                      ca_file: Path | None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """`kiosk provision`: centre_url / unit_id / ca_file default to the config's sync.centre_url,
-    unit.id and sync.ca_file."""
-    out, err = out or sys.stdout, err or sys.stderr
-    centre_url = centre_url or settings.sync.centre_url
-    unit_id = unit_id or settings.unit.id
-    ca_file = ca_file or settings.sync.ca_file
-    if not centre_url:
-        print("kiosk provision: give the centre's URL with --centre (or sync.centre_url in the config)", file=err)
-        return EXIT_USAGE
-    state_dir = settings.state_dir
-    try:
-        result = provision_unit(state_dir, centre_url, unit_id, token, ca_file=ca_file,
-                                timeout_s=settings.sync.timeout_s)
-    except ProvisionError as error:
-        print(f"kiosk provision: {error}", file=err)
-        return EXIT_FAILED
-    print(f"enrolled unit {result.unit_id} at {result.centre_url}", file=out)
-    print(f"  public key   {result.public_key}", file=out)
-    print(f"  private key  {result.key_path} (mode 0600)", file=out)
-    print(f"  unit token   {result.token_path} (mode 0600)", file=out)
-    print(f"  centre       {result.centre_path}", file=out)
-    if result.ca_path:
-        print(f"  CA bundle    {result.ca_path}", file=out)
-    if result.events_db_present:
-        print(f"  event store  {paths.events_db(state_dir)} kept as it was; its backlog uploads under the new token",
-              file=out)
-    if unit_id != settings.unit.id:
-        print(f"note: the config's unit.id is {settings.unit.id!r}; the centre knows this unit as {unit_id!r}",
-              file=out)
-    if store_in_use(paths.events_db(state_dir)):
-        print("note: the kiosk service is running with the old provisioning; restart it to use the new one",
-              file=out)
-    return EXIT_OK
-
-
 def sync_once_command(settings: Settings, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """`kiosk sync --once`: drain the backlog now and print a summary; non-zero if the centre could
-    not be reached or refused."""
+    """Non-zero if the centre could not be reached or refused."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         provisioning = load_provisioning(settings.state_dir)
@@ -80,9 +43,9 @@ def sync_once_command(settings: Settings, *, out: TextIO | None = None, err: Tex
         return EXIT_USAGE
     if provisioning is None:
         print(f"kiosk sync: this unit is not provisioned ({settings.state_dir} has no "
-              f"{paths.CENTRE_FILE_NAME}); run `kiosk provision` first", file=err)
+              f"{CENTRE_FILE_NAME}); run `kiosk provision` first", file=err)
         return EXIT_USAGE
-    db_path = paths.events_db(settings.state_dir)
+    db_path = events_db(settings.state_dir)
     if store_in_use(db_path):
         return _drain_through_service(settings, out, err)
     if not db_path.exists():
@@ -101,8 +64,8 @@ def sync_once_command(settings: Settings, *, out: TextIO | None = None, err: Tex
 
 
 async def _drain_here(settings: Settings, provisioning: Provisioning, err: TextIO) -> DrainResult:
-    store = await EventStore.open(paths.events_db(settings.state_dir))
-    uploader = Uploader(store, provisioning, settings.sync)
+    store = await EventStore.open(events_db(settings.state_dir))
+    uploader = unit_uploader(store, provisioning, settings.sync)
     bar = ProgressBar(err)
     try:
         return await uploader.drain_once(progress=bar)
@@ -134,27 +97,8 @@ def _check_centre(settings: Settings, provisioning: Provisioning, db_path: Path,
     return EXIT_OK
 
 
-def _running_api_base(settings: Settings) -> str:
-    """Where the running service's API answers: as it announced it in the state dir (it may run
-    with --listen), else as configured."""
-    try:
-        announced = paths.api_url_file(settings.state_dir).read_text(encoding="ascii").strip()
-    except OSError:
-        announced = ""
-    return announced.rstrip("/") or _local_api_url(settings.api.listen)
-
-
-def _local_api_url(listen: str) -> str:
-    host, port = parse_listen(listen)
-    # A service listening on every address is reached on loopback.
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
-
-
 def _drain_through_service(settings: Settings, out: TextIO, err: TextIO) -> int:
-    url = _running_api_base(settings) + DRAIN_PATH
+    url = running_api_url(settings) + DRAIN_PATH
     print(f"the kiosk service holds the event store; asking it to drain ({url})", file=err)
     try:
         response = requests.post(url, headers={"Authorization": f"Bearer {settings.api.token}"},

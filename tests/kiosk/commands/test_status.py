@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import paths
-from kiosk.config import SyncSettings
+from kiosk.commands.status import stored_sync_state
+from sync import paths
 from sync.bundle import BundleCache
 from sync.files import write_atomic
-from sync.status import stored_sync_state
-from sync.uploader import Uploader
-from sync_fake_centre import FakeCentre
-from sync_helpers import append_events, run_async, store_with
+from sync.settings import SyncSettings
+from tests.support.sync.fake_centre import FakeCentre
+from tests.support.sync.helpers import append_events, run_async, uploading
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,19 +23,16 @@ def test_unprovisioned_and_empty_state_dir(state_dir: Path):
 
 def test_status_while_the_service_holds_the_store(centre: FakeCentre, provisioning, state_dir: Path):
     async def scenario():
-        store = await store_with(paths.events_db(state_dir), 8)
-        uploader = Uploader(store, provisioning, SyncSettings(timeout_s=5), rng=lambda: 0.001)
-        try:
+        async with uploading(state_dir, provisioning, 8, settings=SyncSettings(timeout_s=5)) as (store, uploader):
             await uploader.drain_once()
             centre.streams[store.stream_id][7] = dict(centre.streams[store.stream_id][7], hash="f" * 64)
             await store.set_acked_through(7)
             await append_events(store, 2, start=8)
             await uploader.drain_once()  # conflict: the stream stops
-            await BundleCache(state_dir, provisioning, SyncSettings(timeout_s=5)).refresh()
+            bundles = BundleCache(state_dir, provisioning, SyncSettings(timeout_s=5))
+            await bundles.refresh()
+            bundles.close()
             return stored_sync_state(state_dir), store.stream_id  # read while the store is open
-        finally:
-            uploader.close()
-            await store.close()
 
     state, stream_id = run_async(scenario())
     assert state["provisioned"] and state["centre_url"] == centre.url and state["unit_id"] == provisioning.unit_id

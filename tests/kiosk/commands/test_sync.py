@@ -1,4 +1,4 @@
-"""`kiosk provision` and `kiosk sync --once` command bodies, and the progress bar."""
+"""`kiosk sync --once`: a drain here, or through the running service, and what it says."""
 from __future__ import annotations
 
 import fcntl
@@ -11,42 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import paths
+from kiosk.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from kiosk.commands.sync import sync_once_command
 from kiosk.events import EventStore, lock_path, store_in_use
-from sync.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, provision_command, sync_once_command
-from sync.progress import ProgressBar, render
-from sync_fake_centre import FakeCentre
-from sync_helpers import UNIT_ID, make_settings, run_async, store_with
+from kiosk.paths import api_url_file, events_db
+from tests.support.sync.fake_centre import FakeCentre
+from tests.support.sync.helpers import UNIT_ID, make_settings, run_async, store_with
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def record_events(state_dir: Path, count: int) -> str:
     async def scenario() -> str:
-        store = await store_with(paths.events_db(state_dir), count)
+        store = await store_with(events_db(state_dir), count)
         await store.close()
         return store.stream_id
 
     return run_async(scenario())
-
-
-def test_provision_command_prints_what_it_did(centre: FakeCentre, state_dir: Path):
-    settings = make_settings(state_dir, unit_id="from-config")
-    out, err = io.StringIO(), io.StringIO()
-    code = provision_command(settings, centre.url, UNIT_ID, centre.issue_token(UNIT_ID), None, out=out, err=err)
-    assert code == EXIT_OK, err.getvalue()
-    text = out.getvalue()
-    assert f"enrolled unit {UNIT_ID} at {centre.url}" in text and "(mode 0600)" in text
-    assert "centre knows this unit as 'hall1-c3'" in text  # config's unit.id differs: say so
-
-
-def test_provision_command_failures_have_exit_codes(centre: FakeCentre, state_dir: Path):
-    err = io.StringIO()
-    assert provision_command(make_settings(state_dir), None, None, "tok", None, err=err) == EXIT_USAGE
-    assert "--centre" in err.getvalue()
-    err = io.StringIO()
-    assert provision_command(make_settings(state_dir), centre.url, None, "wrong", None, err=err) == EXIT_FAILED
-    assert "401" in err.getvalue()
 
 
 def test_sync_once_drains_with_progress_and_summary(centre: FakeCentre, provisioning, state_dir: Path):
@@ -56,7 +37,7 @@ def test_sync_once_drains_with_progress_and_summary(centre: FakeCentre, provisio
     assert [e["seq"] for e in centre.stored(stream_id)] == list(range(1, 1201))
     assert "sent 1200 events (0 already at the centre); centre holds through seq 1200; backlog left 0" in out.getvalue()
     assert "1200/1200 events (100%)" in err.getvalue()  # not a terminal: one final progress line
-    assert not store_in_use(paths.events_db(state_dir))  # the command closed the store again
+    assert not store_in_use(events_db(state_dir))  # the command closed the store again
 
     out = io.StringIO()
     assert sync_once_command(make_settings(state_dir), out=out, err=io.StringIO()) == EXIT_OK
@@ -83,7 +64,7 @@ def test_sync_once_before_anything_was_recorded_still_checks_the_centre(centre: 
                                                                         state_dir: Path):
     out = io.StringIO()
     assert sync_once_command(make_settings(state_dir), out=out, err=io.StringIO()) == EXIT_OK
-    assert "nothing to send" in out.getvalue() and not paths.events_db(state_dir).exists()
+    assert "nothing to send" in out.getvalue() and not events_db(state_dir).exists()
     centre.units[UNIT_ID].revoked = True
     err = io.StringIO()
     assert sync_once_command(make_settings(state_dir), out=io.StringIO(), err=err) == EXIT_FAILED
@@ -138,7 +119,7 @@ class FakeLocalApi:
 @pytest.fixture
 def service_holds_store(state_dir: Path):
     """Take the event store's writer lock the way a running `kiosk run` does."""
-    db = paths.events_db(state_dir)
+    db = events_db(state_dir)
     record_events(state_dir, 2)
     fd = os.open(lock_path(db), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -170,7 +151,7 @@ def test_sync_once_finds_the_service_where_it_announced_its_api(provisioning, st
                                               "acked_through": 2, "backlog": 0}))
     try:
         # The service runs with --listen elsewhere than the config says and wrote where to its state dir.
-        paths.api_url_file(state_dir).write_text(f"http://{api.listen}\n", encoding="ascii")
+        api_url_file(state_dir).write_text(f"http://{api.listen}\n", encoding="ascii")
         out = io.StringIO()
         assert sync_once_command(make_settings(state_dir, listen="127.0.0.1:1"), out=out,
                                  err=io.StringIO()) == EXIT_OK
@@ -204,24 +185,3 @@ def test_sync_once_when_the_service_api_is_not_answering(provisioning, state_dir
     assert sync_once_command(make_settings(state_dir, listen=f"127.0.0.1:{port}"), out=io.StringIO(),
                              err=err) == EXIT_FAILED
     assert "does not answer" in err.getvalue()
-
-
-def test_progress_bar_renders_and_redraws_only_on_a_terminal():
-    assert render(0, 0) == "[" + "#" * 30 + "] 0/0 events (100%)"
-    assert render(250, 1000) == "[" + "#" * 8 + "-" * 22 + "] 250/1000 events (25%)"
-    quiet = io.StringIO()
-    bar = ProgressBar(quiet)  # StringIO is not a tty
-    bar(10, 100)
-    bar(100, 100)
-    assert quiet.getvalue() == ""
-    bar.finish()
-    assert quiet.getvalue() == render(100, 100) + "\n"
-
-    live = io.StringIO()
-    ticks = iter([0.0, 0.01, 0.5, 0.6])
-    bar = ProgressBar(live, live=True, clock=lambda: next(ticks))
-    bar(1, 100)    # drawn
-    bar(2, 100)    # too soon after the last frame: skipped
-    bar(50, 100)   # drawn
-    bar(100, 100)  # the end is always drawn
-    assert live.getvalue().count("\r") == 3 and "2/100" not in live.getvalue()
