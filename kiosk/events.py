@@ -65,6 +65,11 @@ class StoreBusy(StoreError):
     code = "storage_busy"
 
 
+# How the store says it cannot read or write: its own errors for writes and opening, SQLite's as
+# they come for reads (what the uploader is told to treat as "the store failed", not as a bug).
+STORE_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
+
+
 def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".lock")
 

@@ -35,8 +35,8 @@ def not_ready(status: PrinterStatus, consequence: str = "") -> QueueRefused:
 
 
 class PrinterWatch:
-    def __init__(self, printer: Printer | None, commit: Commit, wall_time: Callable[[], str]) -> None:
-        self.printer: Printer = printer or NoPrinter()
+    def __init__(self, printer: Printer, commit: Commit, wall_time: Callable[[], str]) -> None:
+        self.printer = printer
         self._commit = commit
         self._wall_time = wall_time
         self.status: PrinterStatus | None = None

@@ -82,7 +82,7 @@ def ticket_key_pins(settings: Settings) -> dict[Hashable, int]:
 
 
 class QueueService:
-    def __init__(self, unit: Unit, settings: Settings, printer: Printer | None, speaker: Speaker) -> None:
+    def __init__(self, unit: Unit, settings: Settings, printer: Printer, speaker: Speaker) -> None:
         self._unit = unit
         self._settings = settings
         self._speaker = speaker

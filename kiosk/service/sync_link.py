@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
@@ -22,18 +21,13 @@ from sync.uploader import Uploader
 
 from kiosk import __version__
 from kiosk.config import Reason, StaffMember
-from kiosk.events import EventStore, StoreError
+from kiosk.events import STORE_ERRORS, EventStore
 from kiosk.tasks import cancel_all
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
 
 log = logging.getLogger(__name__)
-
-# How kiosk.events.EventStore says it cannot read or write: its own errors for writes and
-# opening, SQLite's as they come for reads.
-STORE_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
-
 
 def unit_uploader(store: EventStore, provisioning: Provisioning, settings: SyncSettings,
                   health: Callable[[], dict[str, Any]] | None = None) -> Uploader:

@@ -156,7 +156,7 @@ EXPLANATIONS = [
     "  nowhere else; no unit token, enrolment token or private key appears in any output of a unit",
     "  provisioned (with -v) and syncing to a centre, or of that centre. Forged and altered batches,",
     "  another unit's stream, revocation (tests/centre/test_centre_upload.py) and 0600 secrets",
-    "  (tests/sync/test_sync_provision.py) are tested where they were built.",
+    "  (tests/sync/test_provision.py) are tested where they were built.",
 ]
 
 
