@@ -1,5 +1,6 @@
 """Disk full for real: the state dir on a tiny tmpfs. The unit shows out-of-order, answers 503,
-keeps everything committed, and recovers by itself once space returns."""
+keeps everything committed, and recovers by itself once space returns. The unit runs in this
+process (tests.support.unit_app): the same app, SQLite store and API as `kiosk run --sim`."""
 from __future__ import annotations
 
 import io
@@ -11,7 +12,8 @@ from kiosk.screens.renderer import Renderer
 from kiosk.screens.views import OutOfOrder
 from protocol.chain import verify_chain
 from tests.fault.results import record
-from tests.support.sim_unit import SimUnit, wait_until
+from tests.support.sim_unit import wait_until
+from tests.support.unit_app import UnitApp
 from tests.support.tiny_disk import fill, mounted_tmpfs
 
 
@@ -26,7 +28,7 @@ def png_pixels(png: bytes) -> bytes:
 
 
 def test_disk_full_shows_out_of_order_and_recovers(tiny_disk, request):
-    unit = SimUnit(tiny_disk / "state").start()
+    unit = UnitApp(tiny_disk / "state").start()
     try:
         assert unit.post("/v1/staff/sign-in", {"staff_id": "1001"}).status_code == 200
         acknowledged = set()
@@ -73,4 +75,4 @@ def test_disk_full_shows_out_of_order_and_recovers(tiny_disk, request):
                {"transactions acknowledged": len(acknowledged), "events committed": len(events),
                 "acknowledged but lost": len(acknowledged - stored)})
     finally:
-        unit.kill()
+        unit.stop()

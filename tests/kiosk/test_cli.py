@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.support.sim_unit import SimUnit
+from tests.support.unit_app import UnitApp
 
 ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
 
@@ -28,6 +29,7 @@ def port_free(port: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_run_sim_with_no_config_starts_on_builtin_config():
     if not port_free(8700):
         pytest.skip("port 8700 is taken on this machine")
@@ -87,7 +89,7 @@ def test_selftest_as_root_never_writes_a_service_users_store(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root (CI runs as root)")
     state = tmp_path / "state"
-    unit = SimUnit(state).start()
+    unit = UnitApp(state).start()  # the store as the service leaves it: same app, same files
     unit.stop()
     service_uid = 4321
     for path in [state, *state.iterdir()]:
@@ -108,6 +110,7 @@ def test_bad_config_is_refused_with_a_clear_message(tmp_path):
     assert str(config) in result.stderr and "rating.window_s" in result.stderr
 
 
+@pytest.mark.slow
 def test_status_of_running_and_stopped_unit(tmp_path):
     unit = SimUnit(tmp_path / "state").start()
     try:

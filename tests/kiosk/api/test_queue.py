@@ -1,6 +1,7 @@
-"""The queue through real `kiosk run --sim` processes and their HTTP API only: tickets from the
-sim keys and the API, the printed bytes, calling, transfers, notices, errors in the documented
-shape; the queue intact after kill -9; a counter unit calling through the hall's queue host."""
+"""The queue through the unit's HTTP API only: tickets from the sim keys and the API, the printed
+bytes, calling, transfers, notices, errors in the documented shape (the unit in this process:
+tests.support.unit_app); the queue intact after kill -9, and a counter unit calling through the
+hall's queue host over the network (real `kiosk run --sim` processes, marked slow)."""
 from __future__ import annotations
 
 import io
@@ -16,6 +17,7 @@ from kiosk.screens.views import Idle, StaffCard
 from protocol.chain import verify_chain
 from tests.support.escpos_decoder import QrCode, decode
 from tests.support.sim_unit import SimUnit, wait_until
+from tests.support.unit_app import UnitApp
 
 from tests.support.paths import REPO  # noqa: E402
 SIM_TOML = (REPO / "kiosk" / "defaults" / "sim.toml").read_text(encoding="utf-8")
@@ -42,17 +44,17 @@ def of_type(events: list[dict], event_type: str) -> list[dict]:
     return [event["data"] for event in events if event["type"] == event_type]
 
 
-def ticket_key(unit: SimUnit, key: int) -> list[str]:
+def ticket_key(unit: SimUnit | UnitApp, key: int) -> list[str]:
     response = unit.post(f"/v1/sim/ticket-keys/{key}/press")
     assert response.status_code == 200
     return response.json()["events"]
 
 
-def printed_numbers(unit: SimUnit) -> list[str]:
+def printed_numbers(unit: SimUnit | UnitApp) -> list[str]:
     return [line.text for line in decode(unit.get("/v1/sim/printer").content).lines if line.width >= 4]
 
 
-def started(unit: SimUnit) -> SimUnit:
+def started(unit: UnitApp) -> UnitApp:
     """Started, and past its first printer check (so that check's printer.status is behind us)."""
     unit.start()
     wait_until(lambda: unit.state()["printer"]["checked_at"], timeout=10)
@@ -61,9 +63,9 @@ def started(unit: SimUnit) -> SimUnit:
 
 @pytest.fixture
 def unit(tmp_path):
-    unit = started(SimUnit(tmp_path / "state", config=config(tmp_path, "both")))
+    unit = started(UnitApp(tmp_path / "state", config=config(tmp_path, "both")))
     yield unit
-    unit.kill()
+    unit.stop()
 
 
 def test_tickets_calls_and_notices_through_the_api(unit):
@@ -153,6 +155,7 @@ def test_tickets_calls_and_notices_through_the_api(unit):
     assert of_type(events, "ticket.reprinted")[0]["ticket"] == "B002"
 
 
+@pytest.mark.slow
 def test_queue_intact_after_kill_9_mid_day(tmp_path):
     state = tmp_path / "state"
     path = config(tmp_path, "both")
@@ -187,6 +190,7 @@ def png_pixels(png: bytes) -> bytes:
     return pygame.image.tobytes(pygame.image.load(io.BytesIO(png), "x.png"), "RGB")
 
 
+@pytest.mark.slow
 def test_counter_calls_through_the_queue_host_and_copes_without_it(tmp_path):
     host_listen = f"127.0.0.1:{free_port()}"   # fixed, so the counter finds the host after a restart
     host_config = config(tmp_path, "host")

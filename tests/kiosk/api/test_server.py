@@ -1,5 +1,6 @@
-"""A real sim unit driven only through its HTTP API: the rating flow exactly as PROTOCOL.md says,
-errors in the documented shape, and nothing acknowledged lost to kill -9."""
+"""The sim unit driven only through its HTTP API: the rating flow exactly as PROTOCOL.md says and
+errors in the documented shape (the unit in this process: tests.support.unit_app), and nothing
+acknowledged lost to kill -9, a restart or SIGTERM (real `kiosk run --sim` processes, marked slow)."""
 from __future__ import annotations
 
 import io
@@ -13,6 +14,7 @@ from kiosk.screens.views import Idle, StaffCard, Thanks
 from protocol.chain import verify_chain
 from protocol.events import EVENT_FIELDS
 from tests.support.sim_unit import SimUnit, wait_until
+from tests.support.unit_app import UnitApp
 
 from tests.support.paths import REPO  # noqa: E402
 
@@ -27,9 +29,9 @@ def short_window_config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def unit(tmp_path):
-    unit = SimUnit(tmp_path / "state", config=short_window_config(tmp_path)).start()
+    unit = UnitApp(tmp_path / "state", config=short_window_config(tmp_path)).start()
     yield unit
-    unit.kill()
+    unit.stop()
 
 
 def by_type(events, event_type):
@@ -135,6 +137,7 @@ def test_pause_resume_and_paused_refusal(unit):
     assert unit.post("/v1/transactions/complete", {}).status_code == 200
 
 
+@pytest.mark.slow
 def test_kill_9_right_after_acknowledged_press_loses_nothing(tmp_path):
     config = short_window_config(tmp_path)
     unit = SimUnit(tmp_path / "state", config=config).start()
@@ -162,6 +165,7 @@ def test_kill_9_right_after_acknowledged_press_loses_nothing(tmp_path):
         again.kill()
 
 
+@pytest.mark.slow
 def test_open_window_survives_restart_on_the_same_boot(tmp_path):
     config = short_window_config(tmp_path)
     unit = SimUnit(tmp_path / "state", config=config).start()
@@ -183,6 +187,7 @@ def test_open_window_survives_restart_on_the_same_boot(tmp_path):
         unit.kill()
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly(tmp_path):
     unit = SimUnit(tmp_path / "state").start()
     assert unit.stop() == 0
