@@ -18,7 +18,7 @@ from typing import Any, Callable, Hashable
 from sync.files import disk_free_mb
 
 from kiosk import __version__
-from kiosk.clock import Clock, SystemClock
+from kiosk.clock import Clock, SystemClock, hall_zone
 from kiosk.config import Reason, Settings, StaffMember
 from kiosk.devices import Devices
 from kiosk.events import EventStore, StoreError, StoreWriteError
@@ -53,7 +53,7 @@ class KioskApp:
         self.settings = settings
         self.devices = devices
         self.sim = sim
-        self.clock = clock or SystemClock()
+        self.clock = clock or SystemClock(zone=settings.unit.time_zone)   # the hall's zone, not the Pi's
         self.started_at = time.monotonic()
         self.store: EventStore | None = None
         self.fault: StoreError | None = None
@@ -71,6 +71,7 @@ class KioskApp:
             debounce_s=settings.keys.debounce_ms / 1000,
             burst_presses=settings.rating.burst_presses,
             burst_window_s=settings.rating.burst_window_s,
+            zone=hall_zone(settings.unit.time_zone),
         )
         self.machine = RatingMachine(rules, [ReasonChoice(r.code, r.label) for r in settings.reasons],
                                      self._staff_card)

@@ -2,6 +2,11 @@
 
 A unit may boot with no synchronised clock (no RTC on a Pi); it still records, and every event says
 whether the wall clock could be trusted. Order is always kept by seq, never by wall time.
+
+Wall times are the hall's: the zone named in the config (`unit.time_zone`, default Asia/Shanghai,
+as at the centre), whatever zone the Pi's system is set to. Each event keeps its offset, and what
+the unit shows or prints (a ticket's time, the business day, "暂停时间") is read in the hall's zone,
+so a time recorded with another offset still shows as the hall's clock showed it.
 """
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ import ctypes.util
 import functools
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from protocol.times import rfc3339
 
@@ -20,6 +26,7 @@ BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 # adjtimex() answers TIME_ERROR when the kernel's clock is not synchronised (STA_UNSYNC).
 _TIME_ERROR = 5
 _SYNC_CACHE_S = 30.0
+DEFAULT_TIME_ZONE = "Asia/Shanghai"   # the centre's default too (reports take months in it)
 
 
 class Clock(Protocol):
@@ -29,6 +36,22 @@ class Clock(Protocol):
     def monotonic(self) -> float: ...
     def mono_ns(self) -> int: ...
     def clock_synced(self) -> bool: ...
+
+
+@functools.cache
+def hall_zone(name: str = DEFAULT_TIME_ZONE) -> tzinfo:
+    """The IANA zone `name` (e.g. Asia/Shanghai); ValueError naming it when this system has no
+    such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from None
+
+
+def in_zone(wall_time: str, zone: tzinfo | None) -> datetime:
+    """A recorded RFC 3339 time as the hall's clock showed it (zone None: as recorded)."""
+    moment = datetime.fromisoformat(wall_time)
+    return moment.astimezone(zone) if zone is not None else moment
 
 
 def read_boot_id() -> str:
@@ -63,16 +86,19 @@ def kernel_clock_synced() -> bool:
 
 
 class SystemClock:
-    """The real clocks. NTP state is cached briefly: it is a syscall, and presses are a hot path."""
+    """The real clocks, wall time in the hall's zone. NTP state is cached briefly: it is a
+    syscall, and presses are a hot path."""
 
-    def __init__(self, boot_id: str | None = None, synced_probe=kernel_clock_synced) -> None:
+    def __init__(self, boot_id: str | None = None, synced_probe=kernel_clock_synced,
+                 zone: tzinfo | str = DEFAULT_TIME_ZONE) -> None:
         self.boot_id = boot_id or read_boot_id()
+        self.zone = hall_zone(zone) if isinstance(zone, str) else zone
         self._synced_probe = synced_probe
         self._synced = False
         self._synced_checked_at = float("-inf")
 
     def wall_time(self) -> str:
-        return rfc3339(datetime.now().astimezone())
+        return rfc3339(datetime.now(self.zone))
 
     def monotonic(self) -> float:
         return time.monotonic()

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kiosk.clock import DEFAULT_TIME_ZONE, hall_zone
 from protocol.chain import canonical_bytes
 from sync.settings import SyncSettings  # the [sync] section: sync's own, so sync needs nothing of kiosk
 
@@ -27,6 +28,15 @@ class UnitSettings(_Section):
     counter_id: str = Field("1", min_length=1, max_length=16)
     centre_name: str = "住房公积金管理中心"
     state_dir: Path = Path("/var/lib/kiosk")
+    # The hall's time zone (IANA name): event times, tickets, screens and the business day use it
+    # whatever zone the Pi's system has; the centre's default is the same.
+    time_zone: str = DEFAULT_TIME_ZONE
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        hall_zone(name)
+        return name
 
 
 class KeySettings(_Section):

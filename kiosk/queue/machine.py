@@ -7,8 +7,9 @@ acknowledged before a restart.
 
 Rules:
 - Numbers run per category per business day (A001, A002 …). The business day starts at the
-  configured reset time; it is taken from each event's recorded wall time, and only ever moves
-  forward, so a clock stepped back never reopens yesterday.
+  configured reset time; it is taken from each event's recorded wall time read in the hall's time
+  zone (whatever offset it was recorded with), and only ever moves forward, so a clock stepped
+  back never reopens yesterday.
 - Call-next at a counter takes the tickets it may call (its categories, plus tickets transferred
   to it), priority tickets (绿色通道) first unless `priority_interleave` priority calls in a row
   have been made there while regular tickets waited, then by place in line (issue order).
@@ -24,9 +25,10 @@ import math
 import string
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Mapping
 
+from kiosk.clock import in_zone
 from kiosk.decision import Decision
 from kiosk.refusals import QueueRefused
 from protocol.events import EventType
@@ -59,6 +61,7 @@ class QueueRules:
     min_service_s: float = 10.0
     max_service_s: float = 3600.0
     last_called_kept: int = 10
+    zone: tzinfo | None = None          # the hall's time zone; None: each time as recorded
 
     def category(self, letter: str) -> Category:
         for category in self.categories:
@@ -76,11 +79,10 @@ class QueueRules:
         return not self.counters or letter in self.counters.get(counter_id, ())
 
 
-def business_day(wall_time: str, reset_minutes: int) -> str:
-    """'2026-11-23T09:14:03.512+08:00' → '2026-11-23': the local date of the recorded time,
+def business_day(wall_time: str, reset_minutes: int, zone: tzinfo | None = None) -> str:
+    """'2026-11-23T09:14:03.512+08:00' → '2026-11-23': the hall's date at the recorded time,
     moved back by the reset time so the night before it still counts as the previous day."""
-    moment = datetime.fromisoformat(wall_time)
-    return (moment - timedelta(minutes=reset_minutes)).date().isoformat()
+    return (in_zone(wall_time, zone) - timedelta(minutes=reset_minutes)).date().isoformat()
 
 
 def wall_seconds(wall_time: str) -> float:
@@ -187,7 +189,7 @@ class QueueMachine:
     # --- the day -----------------------------------------------------------------------
 
     def _day_key(self, wall_time: str) -> str:
-        return business_day(wall_time, self.rules.reset_minutes)
+        return business_day(wall_time, self.rules.reset_minutes, self.rules.zone)
 
     def _state_at(self, wall_time: str) -> _Day:
         """The day's state as of `wall_time`: a fresh (unstored) day once the reset has passed."""

@@ -22,7 +22,7 @@ from typing import Any, Callable, Hashable, Protocol
 
 from drivers.printer import Printer, PrinterError
 from drivers.speaker import Speaker
-from kiosk.clock import Clock
+from kiosk.clock import Clock, hall_zone, in_zone
 from kiosk.config import Settings
 from kiosk.decision import Decision
 from kiosk.queue.backends import CALLS, EventLog, LocalQueue, QueueBackend, RemoteQueue, Served
@@ -36,6 +36,7 @@ from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job
 from kiosk.tickets.service_items import current_service_items
 from kiosk.tasks import cancel_all
 from protocol.events import EventType
+from protocol.times import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def queue_rules(settings: Settings) -> QueueRules:
         surge_wait_s=queue.surge_wait_min * 60,
         service_samples=queue.service_time_samples,
         default_service_s=queue.default_service_min * 60,
+        zone=hall_zone(settings.unit.time_zone),
     )
 
 
@@ -215,8 +217,13 @@ class QueueService:
                 "waiting_ahead": data["waiting_ahead"], "estimated_wait_min": data["estimated_wait_min"],
                 "surge": data["surge"], "issued_at": issued["wall_time"]}
 
+    def _hall_time(self, wall_time: str) -> str:
+        """A recorded time as the hall's clock shows it: what a ticket or notice prints."""
+        return rfc3339(in_zone(wall_time, self.rules.zone))
+
     def _ticket_text(self, number: str, letter: str, priority: bool, issued_at: str, estimate: Estimate,
                      *, reprint: bool = False) -> TicketText:
+        issued_at = self._hall_time(issued_at)
         template = self._settings.printer.qr_url
         qr = template.format(ticket=number, date=issued_at[:10], category=letter,
                              unit=self._settings.unit.id) if template else ""
@@ -249,7 +256,7 @@ class QueueService:
             raise QueueRefused("unknown_item", f"no service item {code!r} in the {source} list")
         copies = copies or self._settings.printer.notice_copies
         notice = NoticeText(item.code, item.name, item.category, item.time_limit, item.materials,
-                            self._counter, self._wall()[:10])
+                            self._counter, self._hall_time(self._wall())[:10])
         async with self._lock:
             await self.printing.ready_or_refuse()
             await self.printing.send_or_refuse(notice_job(self._setup, notice, copies))

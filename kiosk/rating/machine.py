@@ -11,8 +11,10 @@ that is not an event: it describes the keys' electrical history, not anything a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any, Callable, Mapping, Sequence
 
+from kiosk.clock import in_zone
 from kiosk.decision import Decision
 from kiosk.rating.presses import PressFilter, PressVerdict
 from kiosk.refusals import RatingRefused
@@ -38,6 +40,7 @@ class RatingRules:
     debounce_s: float = 0.05
     burst_presses: int = 8
     burst_window_s: float = 2.0
+    zone: tzinfo | None = None        # the hall's time zone for the times shown; None: as recorded
 
 
 @dataclass(frozen=True)
@@ -287,7 +290,7 @@ class RatingMachine:
         if now < self._thanks_until:
             return Thanks(self._thanks_level)
         if self.paused:
-            return Paused(self.rules.counter_id, self.pause_reason, _clock_hhmm(self.paused_since))
+            return Paused(self.rules.counter_id, self.pause_reason, _clock_hhmm(self.paused_since, self.rules.zone))
         card = self.card()
         if card is not None:
             return Idle(card)
@@ -299,6 +302,9 @@ def _ceil_seconds(seconds: float) -> int:
     return whole + 1 if seconds > whole else whole
 
 
-def _clock_hhmm(wall_time: str) -> str:
-    """'2026-11-23T09:14:03.512+08:00' → '09:14' (the unit's local time as recorded)."""
-    return wall_time[11:16] if len(wall_time) >= 16 else ""
+def _clock_hhmm(wall_time: str, zone: tzinfo | None) -> str:
+    """'2026-11-23T09:14:03.512+08:00' → '09:14': the hall's clock at the recorded time."""
+    try:
+        return in_zone(wall_time, zone).strftime("%H:%M")
+    except ValueError:   # no time recorded (a pause replayed without one)
+        return ""
