@@ -76,8 +76,9 @@ class RatingSettings(_Section):
     window_s: float = Field(20.0, ge=3, le=600)
     reason_window_s: float = Field(15.0, ge=3, le=600)
     thanks_s: float = Field(3.0, ge=0.5, le=60)
-    # More presses than this within burst_window_s is key chatter or a child playing: one
-    # rating.misuse(burst) is logged and the rest of the burst is dropped, so the log stays small.
+    # More presses than this within burst_window_s is key chatter or a child playing: the rest of
+    # the burst is dropped and logged as one rating.misuse(burst) once the keys go quiet, so the
+    # log stays small; a rating that the burst began within burst_window_s after is voided.
     burst_presses: int = Field(8, ge=2, le=100)
     burst_window_s: float = Field(2.0, gt=0, le=60)
 

@@ -7,6 +7,12 @@ as the store is, and replaying the store after a restart rebuilds the same state
 
 Times are CLOCK_MONOTONIC seconds. The input filter (debounce, burst) is the one piece of state
 that is not an event: it describes the keys' electrical history, not anything a citizen did.
+
+A burst (a child hammering the keys, or chatter) that begins within the burst window after a
+rating voids that rating and its reason (`rating.voided`): the first press of a burst is taken as
+a rating like any other, and only the burst that follows shows it was not a decision. A calm single
+press is never voided. The burst itself is recorded once, when the keys have gone quiet, as
+`rating.misuse` (why `burst`) with the number of presses it dropped.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from kiosk.clock import in_zone
 from kiosk.decision import Decision
-from kiosk.rating.presses import PressFilter, PressVerdict
+from kiosk.rating.presses import Burst, PressFilter, PressVerdict
 from kiosk.refusals import RatingRefused
 from kiosk.screens.views import (
     LEVEL_LABELS, Idle, KeyOption, NotSignedIn, Paused, RatingPrompt, ReasonPrompt, StaffCard,
@@ -57,8 +63,10 @@ class _Transaction:
     ticket: str | None
     window_until: float
     level: int | None = None
+    rated_at: float = float("-inf")
     reasons_until: float = float("-inf")
     reason_given: bool = False
+    voided: bool = False
 
 
 def reason_options(reasons: Sequence[ReasonChoice]) -> tuple[ReasonChoice, ...]:
@@ -83,6 +91,7 @@ class RatingMachine:
         self._txn: _Transaction | None = None
         self._thanks_until = float("-inf")
         self._thanks_level = 0
+        self._burst_key = 0          # the key whose press revealed the ongoing burst
 
     # --- directory (roster and reasons may change when the centre sends a new bundle) -----
 
@@ -98,7 +107,7 @@ class RatingMachine:
     def reasons_open(self, now: float) -> bool:
         txn = self._txn
         return txn is not None and txn.level in BAD_LEVELS and not txn.reason_given \
-            and now < txn.reasons_until
+            and not txn.voided and now < txn.reasons_until
 
     @property
     def open_transaction_id(self) -> str | None:
@@ -106,7 +115,7 @@ class RatingMachine:
 
     def next_change(self, now: float) -> float | None:
         """When the screen or the state next changes by itself (a deadline), if ever."""
-        times = [self._thanks_until]
+        times = [self._thanks_until, self._filter.burst_due() or float("-inf")]
         if self._txn is not None:
             times += [self._txn.window_until, self._txn.reasons_until]
         future = [t for t in times if t > now]
@@ -133,6 +142,7 @@ class RatingMachine:
     def decide_tick(self, now: float) -> Decision:
         decision = Decision()
         self._expire(now, decision)
+        self._record_burst(now, decision)
         return decision
 
     def decide_sign_in(self, staff_id: str, now: float) -> Decision:
@@ -192,13 +202,15 @@ class RatingMachine:
     def decide_press(self, key: int, now: float) -> Decision:
         """A rating key (1..5) went down at `now`."""
         decision = Decision()
+        self._record_burst(now, decision)   # one that went quiet before this press
         verdict = self._filter.classify(now)
         if verdict in (PressVerdict.BOUNCE, PressVerdict.IN_BURST):
             return decision
         self._expire(now, decision)
-        expired = bool(decision.events)
+        expired = any(event_type == EventType.RATING_MISSED for event_type, _ in decision.events)
         if verdict is PressVerdict.BURST_START:
-            decision.add(EventType.RATING_MISUSE, self._misuse(key, "burst"))
+            self._burst_key = key
+            self._void_rating_before(self._filter.burst, decision)
             return decision
         txn = self._txn
         if not expired and self.window_open(now):
@@ -222,6 +234,24 @@ class RatingMachine:
         else:
             decision.add(EventType.RATING_MISUSE, self._misuse(key, "paused" if self.paused else "no_window"))
         return decision
+
+    def _void_rating_before(self, burst: Burst | None, decision: Decision) -> None:
+        """A burst that began within the burst window after the rating: the rating (and its
+        reason) was a child or key chatter, not a decision."""
+        txn = self._txn
+        if burst is None or txn is None or txn.level is None or txn.voided:
+            return
+        if burst.started_at - txn.rated_at <= self.rules.burst_window_s:
+            decision.add(EventType.RATING_VOIDED, {"transaction_id": txn.transaction_id, "why": "burst",
+                                                   "staff_id": txn.staff_id, "counter_id": self.rules.counter_id})
+
+    def _record_burst(self, now: float, decision: Decision) -> None:
+        """A burst whose keys went quiet (or that has gone on long) is recorded once, with the
+        presses it dropped."""
+        burst = self._filter.end_burst(now)
+        if burst is not None and burst.dropped:
+            decision.add(EventType.RATING_MISUSE, {**self._misuse(self._burst_key, "burst"),
+                                                   "dropped": burst.dropped})
 
     def _misuse(self, key: int, why: str) -> dict[str, Any]:
         # counter_id (and staff_id when known) let the centre show misuse per window.
@@ -253,6 +283,7 @@ class RatingMachine:
             txn = self._txn
             if txn is not None and txn.transaction_id == data["transaction_id"]:
                 txn.level = data["level"]
+                txn.rated_at = at
                 if txn.level in BAD_LEVELS:
                     txn.reasons_until = at + rules.reason_window_s
                 else:
@@ -262,6 +293,11 @@ class RatingMachine:
             if txn is not None and txn.transaction_id == data["transaction_id"]:
                 txn.reason_given = True
                 self._show_thanks(txn.level or 0, at)
+        elif event_type == EventType.RATING_VOIDED:
+            txn = self._txn
+            if txn is not None and txn.transaction_id == data["transaction_id"]:
+                txn.voided = True
+                self._thanks_until = float("-inf")   # no thanks for a burst: back to the card
         elif event_type == EventType.RATING_MISSED:
             if self._txn is not None and self._txn.transaction_id == data["transaction_id"]:
                 self._txn = None

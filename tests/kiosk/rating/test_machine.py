@@ -238,14 +238,84 @@ def test_custom_key_mapping():
     assert h.log[-1][1]["level"] == 1
 
 
-def test_burst_logs_one_misuse_then_swallows():
+def test_burst_is_logged_once_when_the_keys_go_quiet_with_the_presses_it_dropped():
     h = Harness(burst_presses=3, burst_window_s=2.0, debounce_s=0.05)
     h.sign_in()
-    results = [h.press(1, 10.0 + i * 0.1) for i in range(10)]
+    results = [h.press(1 + i % 5, 10.0 + i * 0.1) for i in range(10)]
     assert results[:3] == [["rating.misuse"]] * 3
-    assert results[3] == ["rating.misuse"] and h.log[-1][1]["why"] == "burst"
-    assert results[4:] == [[]] * 6
+    assert results[3:] == [[]] * 7                    # the 4th reveals the burst: it and the rest dropped
+    assert h.machine.next_change(11.0) == pytest.approx(12.9)   # two seconds after the last press
+    assert h.tick(12.8) == []
+    assert h.tick(12.9) == ["rating.misuse"]
+    assert h.log[-1][1] == {"key": 4, "why": "burst", "counter_id": "3", "staff_id": "1001", "dropped": 7}
+    assert h.tick(20.0) == []
     assert h.press(1, 15.0) == ["rating.misuse"] and h.log[-1][1]["why"] == "no_window"
+
+
+def test_a_press_after_a_quiet_burst_records_the_burst_first():
+    h = Harness(burst_presses=3, burst_window_s=2.0)
+    h.sign_in()
+    for i in range(5):
+        h.press(1, 10.0 + i * 0.1)
+    h.complete("t2", 13.0)
+    assert h.press(2, 14.0) == ["rating.misuse", "rating.submitted"]   # no tick came between
+    assert h.log[-2][1]["dropped"] == 2
+
+
+def test_a_burst_right_after_a_rating_voids_it_and_its_reason():
+    # The child: 15 presses at 8 per second on 不满意.
+    h = Harness(burst_presses=8, burst_window_s=2.0)
+    h.sign_in()
+    h.complete("t1", 1.0)
+    results = [h.press(4, 2.0 + i * 0.125) for i in range(15)]
+    assert results[0] == ["rating.submitted"] and results[1] == ["rating.reason"]
+    assert results[2:8] == [["rating.misuse"]] * 6
+    assert results[8] == ["rating.voided"]
+    assert h.log[-1][1] == {"transaction_id": "t1", "why": "burst", "staff_id": "1001", "counter_id": "3"}
+    assert results[9:] == [[]] * 6
+    assert isinstance(h.machine.view(4.0), Idle)        # no thanks, no reasons: the staff card
+    assert h.tick(2.0 + 14 * 0.125 + 2.0) == ["rating.misuse"]
+    assert (h.log[-1][1]["why"], h.log[-1][1]["dropped"]) == ("burst", 7)
+    assert h.types().count("rating.voided") == 1
+
+
+def test_a_calm_single_press_is_never_voided():
+    h = Harness(burst_presses=3, burst_window_s=2.0)
+    h.sign_in()
+    h.complete("t1", 1.0)
+    assert h.press(2, 2.0) == ["rating.submitted"]
+    assert h.press(2, 3.5) == ["rating.misuse"]           # a second calm press: already rated
+    assert h.tick(60.0) == [] and "rating.voided" not in h.types()
+    # A burst that begins more than the burst window after the rating leaves the rating alone.
+    h.complete("t2", 100.0)
+    h.press(1, 101.0)
+    for i in range(6):
+        h.press(3, 103.5 + i * 0.1)
+    h.tick(110.0)
+    assert "rating.voided" not in h.types() and h.log[-1][1]["why"] == "burst"
+
+
+def test_a_voided_rating_stays_voided_after_a_replay():
+    h = Harness(burst_presses=3, burst_window_s=2.0)
+    h.sign_in()
+    h.complete("t1", 1.0)
+    for i in range(5):
+        h.press(5, 2.0 + i * 0.1)
+    machine = RatingMachine(RatingRules(counter_id="3"), REASONS)
+    for event_type, data in h.log:
+        machine.apply(event_type, data, 2.5)
+    assert not machine.reasons_open(2.6) and isinstance(machine.view(2.6), Idle)
+
+
+def test_a_key_that_chatters_for_good_is_recorded_every_minute():
+    h = Harness(burst_presses=3, burst_window_s=2.0)
+    h.sign_in()
+    for i in range(1300):                               # ten presses a second for 130 s
+        h.press(1, 10.0 + i * 0.1)
+        h.tick(10.0 + i * 0.1 + 0.05)
+    h.tick(200.0)
+    bursts = [d["dropped"] for t, d in h.log if t == "rating.misuse" and d["why"] == "burst"]
+    assert len(bursts) == 3 and sum(bursts) == 1300 - 3
 
 
 def test_failed_commit_leaves_state_unchanged():
@@ -313,3 +383,7 @@ def test_random_chatter_never_rates_a_transaction_twice(steps, debounce, burst):
     reasons = [d["transaction_id"] for t, d in h.log if t == "rating.reason"]
     assert len(reasons) == len(set(reasons)) and set(reasons) <= set(ratings)
     assert len(completed) == opened
+    # a void follows its rating, once; the burst that caused it is recorded by the final tick
+    voided = [d["transaction_id"] for t, d in h.log if t == "rating.voided"]
+    assert len(voided) == len(set(voided)) and set(voided) <= set(ratings)
+    assert h.machine.next_change(now + 100) is None
