@@ -61,6 +61,7 @@ class KioskApp:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._shown: View | None = None
+        self._start_recorded = False
         self._event_listeners: list[Callable[[list[dict]], None]] = []
         rules = RatingRules(
             counter_id=settings.unit.counter_id,
@@ -83,6 +84,8 @@ class KioskApp:
     # --- life cycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Come up whatever the storage's state: a unit that cannot write starts out of order (the
+        screen says so, /healthz answers 503) and records its start once writes succeed again."""
         await self._open_store()
         if self.store is not None:
             await self._replay()
@@ -131,15 +134,29 @@ class KioskApp:
             self.fault = StoreWriteError(str(error))
 
     async def _record_start(self) -> None:
-        await self._commit_events([(EventType.UNIT_STARTED, {
-            "version": __version__, "role": self.settings.unit.role,
-            "config_hash": self.settings.config_hash()})])
+        """unit.started, once per process, first of what it records: at start, or as soon as the
+        storage takes writes again (the recovery loop calls this before anything else commits)."""
+        if self._start_recorded:
+            return
+        try:
+            await self._commit_events([(EventType.UNIT_STARTED, {
+                "version": __version__, "role": self.settings.unit.role,
+                "config_hash": self.settings.config_hash()})])
+        except Unavailable as refused:
+            log.error("out of order from the start: %s (unit.started is recorded once writes succeed)",
+                      refused.message)
+            return
+        self._start_recorded = True
 
     async def _replay(self) -> None:
         await replay_state(self.machine, self.store, self.clock.boot_id)
         await self.queue.replay(self.store)
-        # A window that was open when the unit stopped and has run out since is missed now.
-        await self._commit(self.machine.decide_tick(self.clock.monotonic()))
+        # A window that was open when the unit stopped and has run out since is missed now (or,
+        # when nothing can be written, by the timer once writes succeed: nothing was applied).
+        try:
+            await self._commit(self.machine.decide_tick(self.clock.monotonic()))
+        except Unavailable:
+            pass
 
     def _event_moment(self, event: dict[str, Any]) -> float:
         return event_moment(event, self.clock.boot_id)
@@ -296,6 +313,7 @@ class KioskApp:
                         log.debug("storage still failing: %s", error)
                 if self.fault is None:
                     log.warning("event storage writable again; back in service")
+                    await self._record_start()
                     self._refresh_screen()
 
     # --- output --------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from kiosk.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
+URL_RETRY_S = 5.0
+
 
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn inside our loop: the kiosk owns the signals so it can close its store cleanly."""
@@ -69,14 +71,36 @@ async def _prepare_voice(settings: Settings) -> None:
         log.info("rendered %d voice clips", len(made))
 
 
+async def _announce_url(settings: Settings, url: str) -> None:
+    """Write the API's URL into the state dir; on a full or read-only disk, again every few
+    seconds until it fits (the unit serves meanwhile; status falls back to the configured URL)."""
+    path = api_url_file(settings.state_dir)
+    complained = False
+    while True:
+        try:
+            write_atomic(path, url.encode("ascii"))
+            return
+        except OSError as error:
+            if not complained:
+                log.warning("cannot write %s (%s); trying again every %.0f s", path, error.strerror or error,
+                            URL_RETRY_S)
+                complained = True
+        await asyncio.sleep(URL_RETRY_S)
+
+
 async def assemble(settings: Settings, *, sim: bool) -> tuple[KioskApp, SyncLink, Starlette]:
     """The unit as `kiosk run` runs it, started on the running loop, without the HTTP server:
     the app on its devices, its link to the centre, and the API to serve. Stop it the way serve()
     does: `await sync.stop()`, then `await app.stop()`. (Tests run it in-process through this.)"""
     loop = asyncio.get_running_loop()
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = KioskApp(settings, open_devices(settings, sim=sim, loop=loop), sim=sim)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        # Close what start opened (the store's worker thread is not a daemon: left open, the
+        # process would never exit, and systemd would never restart it).
+        await app.stop()
+        raise
     sync = SyncLink(app)
     sync.start()
     return app, sync, create_api(app)
@@ -85,7 +109,11 @@ async def assemble(settings: Settings, *, sim: bool) -> tuple[KioskApp, SyncLink
 async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
     loop = asyncio.get_running_loop()
     sock = bind_listener(settings.api.listen)
-    app, sync, api = await assemble(settings, sim=sim)
+    try:
+        app, sync, api = await assemble(settings, sim=sim)
+    except BaseException:
+        sock.close()
+        raise
     server = _EmbeddedServer(uvicorn.Config(api, log_level="warning", lifespan="off", access_log=False))
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -104,7 +132,7 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         shown_host = f"[{host}]" if ":" in host else host
         url = f"http://{shown_host}:{port}"
         # `kiosk status` finds the running unit here, even when --listen chose the port.
-        write_atomic(api_url_file(settings.state_dir), url.encode("ascii"))
+        background.append(asyncio.create_task(_announce_url(settings, url), name="api-url"))
         announce(f"kiosk API: {url}" + ("  (sim mode, token: sim)" if sim and settings.api.token == "sim"
                                         else ""))
         announce(f"state dir: {settings.state_dir}")
@@ -124,7 +152,8 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         await sync.stop()
         await app.stop()
         sock.close()
-        remove_durably(api_url_file(settings.state_dir))
+        with contextlib.suppress(OSError):
+            remove_durably(api_url_file(settings.state_dir))
         notifier.close()
     log.info("kiosk stopped")
     return 0

@@ -1,0 +1,105 @@
+"""The unit's storage under attack, through real `kiosk run --sim` processes (issue 15): a restart
+on a disk that is still full, a flipped byte in a stored event, an emptied database, a state dir
+that is a file or read-only. In every one nothing the unit acknowledged is lost."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from protocol.chain import verify_chain
+from protocol.events import EventType
+from tests.fault.results import record
+from tests.support.sim_unit import SimUnit, wait_until
+from tests.support.tiny_disk import fill, mounted_tmpfs
+
+BALLAST_BYTES = 192 * 1024     # given back once the unit is out of order: "space returns"
+MAX_WRITES_TO_FILL = 2000
+REFUSED_FOR_S = 5.0           # two and a half of the unit's storage probes (every 2 s)
+
+
+def fill_with_transactions(unit, acknowledged: set[str]):
+    """Complete transactions until the unit refuses one; the refusal."""
+    for _ in range(MAX_WRITES_TO_FILL):
+        answer = unit.post("/v1/transactions/complete", {})
+        if answer.status_code != 200:
+            return answer
+        acknowledged.add(answer.json()["transaction_id"])
+    return None
+
+
+def until_refused_for(unit, acknowledged: set[str], seconds: float) -> None:
+    """Keep writing until every write for `seconds` (longer than the unit's storage probe) was refused."""
+    refused_since = time.monotonic()
+    for _ in range(MAX_WRITES_TO_FILL):
+        if time.monotonic() - refused_since > seconds:
+            return
+        answer = unit.post("/v1/transactions/complete", {})
+        if answer.status_code == 200:
+            acknowledged.add(answer.json()["transaction_id"])
+            refused_since = time.monotonic()
+        time.sleep(0.2)
+    raise AssertionError("the unit kept finding room on a full disk")
+
+
+def completed_ids(events: list[dict]) -> set[str]:
+    return {e["data"]["transaction_id"] for e in events if e["type"] == EventType.TRANSACTION_COMPLETED}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_restart_on_a_still_full_disk_starts_out_of_order_and_records_the_start_when_space_returns(
+        tmp_path, request):
+    with mounted_tmpfs(tmp_path / "disk", size_mb=1) as disk:
+        state_dir = disk / "state"
+        ballast = disk / "ballast"
+        unit = SimUnit(state_dir).start()
+        restarted = None
+        try:
+            ballast.write_bytes(b"\0" * BALLAST_BYTES)
+            assert unit.post("/v1/staff/sign-in", {"staff_id": "1001"}).status_code == 200
+            acknowledged: set[str] = set()
+            refused = fill_with_transactions(unit, acknowledged)
+            assert refused is not None and refused.status_code == 503, "the 1 MB disk never filled"
+            assert refused.json()["error"]["code"] == "storage_unavailable"
+            # Take the last bytes too, then let the unit use up what its WAL still had allocated,
+            # so that on the restart not even its first write fits.
+            fill(disk)
+            until_refused_for(unit, acknowledged, REFUSED_FOR_S)
+            head_before_kill = unit.state()["last_seq"]
+            unit.kill()
+
+            # Start again on the disk that is still full: it must come up, out of order.
+            restarted = SimUnit(state_dir).start()
+            health = restarted.get("/healthz", headers={})
+            assert health.status_code == 503
+            assert health.json() == {"status": "out_of_order", "storage": "storage_unavailable"}
+            state = restarted.state()
+            assert state["screen"] == "OutOfOrder" and state["storage"]["error"] == "storage_unavailable"
+            assert restarted.post("/v1/transactions/complete", {}).status_code == 503
+
+            ballast.unlink()
+            wait_until(lambda: restarted.get("/healthz", headers={}).status_code == 200, timeout=20)
+            after = restarted.post("/v1/transactions/complete", {})
+            assert after.status_code == 200
+            acknowledged.add(after.json()["transaction_id"])
+            events = restarted.events()
+            verify_chain(events, events[0]["stream_id"])
+            assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+            starts = [e["seq"] for e in events if e["type"] == EventType.UNIT_STARTED]
+            assert len(starts) == 2, starts
+            # The restart's unit.started is the first thing recorded once space returns.
+            assert starts[1] == head_before_kill + 1
+            lost = acknowledged - completed_ids(events)
+            assert not lost
+            assert restarted.stop() == 0
+            output = "\n".join(restarted.output)
+            assert "Traceback" not in output
+            record(request.node.nodeid, "state dir on a 1 MB tmpfs filled by the unit's own writes, kill -9, "
+                   "restart on the full disk, then space returns",
+                   {"acknowledged before the kill": len(acknowledged) - 1, "events committed": len(events),
+                    "unit.started recorded at seq": starts[1], "acknowledged but lost": len(lost)})
+        finally:
+            unit.kill()
+            if restarted is not None:
+                restarted.kill()
