@@ -21,7 +21,7 @@ from kiosk import __version__
 from kiosk.clock import Clock, SystemClock, hall_zone
 from kiosk.config import Reason, Settings, StaffMember
 from kiosk.devices import Devices
-from kiosk.events import EventStore, StoreError, StoreWriteError
+from kiosk.events import EventStore, StoreBusy, StoreError, StoreWriteError
 from kiosk.paths import events_db
 from kiosk.decision import Decision
 from kiosk.queue.service import QueueService
@@ -85,8 +85,9 @@ class KioskApp:
 
     async def start(self) -> None:
         """Come up whatever the storage's state: a unit that cannot write starts out of order (the
-        screen says so, /healthz answers 503) and records its start once writes succeed again."""
-        await self._open_store()
+        screen says so, /healthz answers 503) and records its start once writes succeed again.
+        Only a store another process owns stops the start (StoreBusy): that process is the unit."""
+        await self._open_store(busy_is_fatal=True)
         if self.store is not None:
             await self._replay()
             await self._record_start()
@@ -122,10 +123,15 @@ class KioskApp:
         """Called with every batch of committed events (the uploader uses it to wake up)."""
         self._event_listeners.append(listener)
 
-    async def _open_store(self) -> None:
+    async def _open_store(self, *, busy_is_fatal: bool = False) -> None:
         try:
             self.store = await EventStore.open(events_db(self.settings.state_dir), self.clock)
             self.fault = None
+        except StoreBusy:
+            if busy_is_fatal:
+                raise
+            # While out of order a command (status, sync) may hold the store for a moment.
+            log.debug("event store busy; trying again")
         except StoreError as error:
             log.error("event store unusable: %s", error)
             self.fault = error

@@ -128,11 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     if args.command == "run":
         skip_optional_imports()
-        from kiosk.service.run import ListenError, serve
+        from kiosk.service.run import StartRefused, serve
 
         try:
             return asyncio.run(serve(settings, sim=args.sim))
-        except ListenError as error:
+        except StartRefused as error:
             print(f"kiosk: {error}", file=sys.stderr)
             return 1
     if args.command == "provision":

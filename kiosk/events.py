@@ -64,6 +64,10 @@ class StoreBusy(StoreError):
 
     code = "storage_busy"
 
+    def __init__(self, message: str, holder: "Holder | None" = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
 
 # How the store says it cannot read or write: its own errors for writes and opening, SQLite's as
 # they come for reads (what the uploader is told to treat as "the store failed", not as a bug).
@@ -74,29 +78,70 @@ def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".lock")
 
 
+@dataclass(frozen=True)
+class Holder:
+    """The process that holds a store's writer lock, as its lock file names it."""
+    pid: int | None
+    command: str = ""
+
+    def __str__(self) -> str:
+        if self.pid is None:
+            return "pid unknown"
+        return f"pid {self.pid}" + (f": {self.command}" if self.command else "")
+
+
+HOLDER_COMMAND_CHARS = 120
+
+
 def _take_writer_lock(db_path: Path) -> int:
     fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise StoreBusy(f"{db_path} is in use by another kiosk process (is the service running?)") from None
+        holder = store_holder(db_path) or Holder(None)
+        raise StoreBusy(f"{db_path} is in use by another kiosk process ({holder})", holder) from None
+    try:
+        # Name the holder, so a second `kiosk run` can say which process to stop.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    except OSError:
+        pass  # a full disk: the lock holds all the same, only its holder goes unnamed
     return fd
+
+
+def store_holder(db_path: Path) -> Holder | None:
+    """The process holding the writer lock, or None when nobody holds it."""
+    try:
+        fd = os.open(lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder_named_in(fd)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _holder_named_in(fd: int) -> Holder:
+    text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    if not text.isdigit():
+        return Holder(None)
+    pid = int(text)
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return Holder(pid)
+    command = " ".join(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part)
+    return Holder(pid, command[:HOLDER_COMMAND_CHARS])
 
 
 def store_in_use(db_path: Path) -> bool:
     """True while a running process holds the writer lock."""
-    try:
-        fd = os.open(lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return store_holder(db_path) is not None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from kiosk.devices import open_devices
 from kiosk.config import Settings, parse_listen
 from sync.files import remove_durably, write_atomic
 
-from kiosk.paths import api_url_file, voice_dir
+from kiosk.events import Holder, StoreBusy, store_holder
+from kiosk.paths import api_url_file, events_db, voice_dir
 from kiosk.service.sync_link import SyncLink
 from kiosk.service.systemd import Notifier
 from kiosk.tasks import cancel_all
@@ -35,7 +36,11 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-class ListenError(Exception):
+class StartRefused(Exception):
+    """`kiosk run` cannot start; the message says why and what to do."""
+
+
+class ListenError(StartRefused):
     pass
 
 
@@ -69,6 +74,18 @@ async def _prepare_voice(settings: Settings) -> None:
         return
     if made:
         log.info("rendered %d voice clips", len(made))
+
+
+def refuse_a_state_dir_in_use(settings: Settings) -> None:
+    """One unit per state dir: a second `kiosk run` on it stops at once, naming the first."""
+    holder = store_holder(events_db(settings.state_dir))
+    if holder is not None:
+        raise StartRefused(_in_use_message(settings, holder))
+
+
+def _in_use_message(settings: Settings, holder: Holder | None) -> str:
+    return (f"state dir {settings.state_dir} is in use by another kiosk process ({holder or 'pid unknown'});"
+            " stop that one first, or give this one its own --state-dir")
 
 
 async def _announce_url(settings: Settings, url: str) -> None:
@@ -108,9 +125,13 @@ async def assemble(settings: Settings, *, sim: bool) -> tuple[KioskApp, SyncLink
 
 async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
     loop = asyncio.get_running_loop()
+    refuse_a_state_dir_in_use(settings)
     sock = bind_listener(settings.api.listen)
     try:
         app, sync, api = await assemble(settings, sim=sim)
+    except StoreBusy as busy:  # started between the check and the open
+        sock.close()
+        raise StartRefused(_in_use_message(settings, busy.holder)) from None
     except BaseException:
         sock.close()
         raise

@@ -50,3 +50,28 @@ def test_a_taken_address_is_a_clear_error():
             bind_listener(f"127.0.0.1:{port}")
     finally:
         first.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_second_kiosk_run_on_a_state_dir_in_use_exits_at_once_naming_the_first(tmp_path):
+    """It used to print an API URL and then log "in use by another kiosk process" every 2 s forever."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.sim_unit import SimUnit
+
+    first = SimUnit(tmp_path / "unit").start()
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "kiosk.cli", "run", "--sim", "--state-dir", str(tmp_path / "unit"),
+             "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30,
+            env={**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"})
+        assert second.returncode == 1
+        assert "kiosk API" not in second.stdout
+        assert f"pid {first.proc.pid}: " in second.stderr and "kiosk.cli run" in second.stderr
+        assert "Traceback" not in second.stderr + second.stdout
+        assert first.get("/healthz", headers={}).status_code == 200   # the first unit is untouched
+    finally:
+        first.stop()
