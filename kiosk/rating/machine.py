@@ -31,9 +31,11 @@ from kiosk.screens.views import (
 from protocol.events import EventType
 
 BAD_LEVELS = frozenset({1, 2})   # 不满意 and 非常不满意 are 差评
-REASON_KEYS = 4                  # keys 1..4 show reasons, key 5 is always 其他
+REASON_KEYS = 4                  # keys 1..4 show reasons; key 5 is 更多原因, or 其他 on the last page
+MAX_REASONS = 2 * REASON_KEYS    # two pages; the centre warns when its list has more
 OTHER_LABEL = "其他"
 OTHER_CODE = "other"
+MORE_LABEL = "更多原因"
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,32 @@ class _Transaction:
     voided: bool = False
 
 
-def reason_options(reasons: Sequence[ReasonChoice]) -> tuple[ReasonChoice, ...]:
-    """Five choices for the five keys: the first four reasons of the list, then 其他."""
+# A key of a reason page: a reason, the way to the next page, or nothing (an empty slot).
+MORE = ReasonChoice("", MORE_LABEL)
+ReasonPage = tuple[ReasonChoice | None, ...]
+
+
+def reason_pages(reasons: Sequence[ReasonChoice]) -> tuple[ReasonPage, ...]:
+    """The reason screens, one slot per key: up to four reasons on keys 1-4 and 其他 on key 5;
+    with five to eight reasons a second page, reached by 更多原因 on key 5 of the first. Reasons
+    past the eighth are not offered."""
     other = next((r for r in reasons if r.label == OTHER_LABEL), ReasonChoice(OTHER_CODE, OTHER_LABEL))
-    chosen = [r for r in reasons if r.label != OTHER_LABEL][:REASON_KEYS]
-    return (*chosen, other)
+    chosen = [r for r in reasons if r.label != OTHER_LABEL][:MAX_REASONS]
+    groups = [chosen[start:start + REASON_KEYS] for start in range(0, max(1, len(chosen)), REASON_KEYS)]
+    pages = []
+    for number, group in enumerate(groups, start=1):
+        padded = [*group, *[None] * (REASON_KEYS - len(group))]
+        pages.append((*padded, other if number == len(groups) else MORE))
+    return tuple(pages)
+
+
+@dataclass
+class _ReasonPage:
+    """Which reason page the citizen turned to (input state, like the press filter: not an
+    event). The second page gets a full reason window of its own to be read."""
+    transaction_id: str
+    index: int
+    until: float
 
 
 class RatingMachine:
@@ -81,7 +104,8 @@ class RatingMachine:
                  staff_card: Callable[[str], StaffCard] | None = None) -> None:
         self.rules = rules
         self._filter = PressFilter(rules.debounce_s, rules.burst_presses, rules.burst_window_s)
-        self._reasons = reason_options(reasons)
+        self._pages = reason_pages(reasons)
+        self._page: _ReasonPage | None = None
         self._staff_card = staff_card or (lambda staff_id: StaffCard(staff_id, staff_id, rules.counter_id))
         # Recorded state: changed only by apply().
         self.staff_id: str | None = None
@@ -96,7 +120,8 @@ class RatingMachine:
     # --- directory (roster and reasons may change when the centre sends a new bundle) -----
 
     def set_reasons(self, reasons: Sequence[ReasonChoice]) -> None:
-        self._reasons = reason_options(reasons)
+        self._pages = reason_pages(reasons)
+        self._page = None
 
     # --- questions -------------------------------------------------------------------------
 
@@ -107,7 +132,15 @@ class RatingMachine:
     def reasons_open(self, now: float) -> bool:
         txn = self._txn
         return txn is not None and txn.level in BAD_LEVELS and not txn.reason_given \
-            and not txn.voided and now < txn.reasons_until
+            and not txn.voided and now < max(txn.reasons_until, self._page_until(txn))
+
+    def _page_index(self, txn: _Transaction) -> int:
+        page = self._page
+        return page.index if page is not None and page.transaction_id == txn.transaction_id else 0
+
+    def _page_until(self, txn: _Transaction) -> float:
+        page = self._page
+        return page.until if page is not None and page.transaction_id == txn.transaction_id else float("-inf")
 
     @property
     def open_transaction_id(self) -> str | None:
@@ -117,7 +150,7 @@ class RatingMachine:
         """When the screen or the state next changes by itself (a deadline), if ever."""
         times = [self._thanks_until, self._filter.burst_due() or float("-inf")]
         if self._txn is not None:
-            times += [self._txn.window_until, self._txn.reasons_until]
+            times += [self._txn.window_until, self._txn.reasons_until, self._page_until(self._txn)]
         future = [t for t in times if t > now]
         return min(future) if future else None
 
@@ -224,10 +257,14 @@ class RatingMachine:
             decision.add(EventType.RATING_SUBMITTED, data)
             decision.say.append("reason_prompt" if level in BAD_LEVELS else "thanks")
         elif not expired and self.reasons_open(now):
-            choice = self._reasons[key - 1]
-            decision.add(EventType.RATING_REASON, {"transaction_id": txn.transaction_id,
-                                           "reason_code": choice.code, "reason_label": choice.label})
-            decision.say.append("reason_thanks")
+            index = self._page_index(txn)
+            choice = self._pages[index][key - 1]
+            if choice is MORE:
+                self._page = _ReasonPage(txn.transaction_id, index + 1, now + self.rules.reason_window_s)
+            elif choice is not None:   # an empty slot on the last page does nothing
+                decision.add(EventType.RATING_REASON, {"transaction_id": txn.transaction_id,
+                                                       "reason_code": choice.code, "reason_label": choice.label})
+                decision.say.append("reason_thanks")
         elif not expired and txn is not None and txn.level is not None and now < max(
                 txn.window_until, txn.reasons_until):
             decision.add(EventType.RATING_MISUSE, self._misuse(key, "already_rated"))
@@ -321,8 +358,12 @@ class RatingMachine:
             card = self.card() or self._staff_card(txn.staff_id)
             return RatingPrompt(card, options, seconds_left=_ceil_seconds(txn.window_until - now))
         if txn is not None and self.reasons_open(now):
-            options = tuple(KeyOption(key, choice.label) for key, choice in enumerate(self._reasons, start=1))
-            return ReasonPrompt(options, seconds_left=_ceil_seconds(txn.reasons_until - now))
+            index = self._page_index(txn)
+            options = tuple(KeyOption(key, choice.label, more=choice is MORE)
+                            for key, choice in enumerate(self._pages[index], start=1) if choice is not None)
+            until = max(txn.reasons_until, self._page_until(txn))
+            return ReasonPrompt(options, seconds_left=_ceil_seconds(until - now), page=index + 1,
+                                pages=len(self._pages))
         if now < self._thanks_until:
             return Thanks(self._thanks_level)
         if self.paused:

@@ -39,6 +39,8 @@ SECONDS_LEFT_LABEL = "剩余"
 SECONDS_UNIT = "秒"
 RATING_TITLE = "请您对本次服务进行评价"
 REASON_TITLE = "请选择不满意的原因"
+REASON_PAGE_LABEL = "第{page}/{pages}页"
+MORE_REASONS_LABEL = "更多原因"
 THANKS_TITLE = "感谢您的评价"
 THANKS_CHOICE_LABEL = "您的评价"
 PAUSED_TITLE = "暂停服务"
@@ -62,7 +64,7 @@ DIGITS = "0123456789:"
 
 _FIXED_STRINGS = (
     COUNTER_SUFFIX, STAFF_ID_LABEL, DUTIES_LABEL, SERVING_LABEL, COMPLAINT_LABEL,
-    SECONDS_LEFT_LABEL, SECONDS_UNIT, RATING_TITLE, REASON_TITLE, THANKS_TITLE,
+    SECONDS_LEFT_LABEL, SECONDS_UNIT, RATING_TITLE, REASON_TITLE, MORE_REASONS_LABEL, "第/页", THANKS_TITLE,
     THANKS_CHOICE_LABEL, PAUSED_TITLE, PAUSED_SINCE_LABEL, NOT_SIGNED_IN_TITLE,
     NOT_SIGNED_IN_HINT, OUT_OF_ORDER_TITLE, OUT_OF_ORDER_HINT, DIGITS, ELLIPSIS, COMPLAINT_PHONE,
     QUEUE_OFFLINE, DISPENSER_TITLE, WAITING_LABEL, PEOPLE_UNIT, SURGE_LABEL, YOUR_NUMBER_LABEL,
@@ -80,6 +82,7 @@ YELLOW: Color = (255, 214, 10)
 SOFT_WHITE: Color = (214, 226, 242)       # secondary text, still > 10:1 on the navy
 DARK_TEXT: Color = (12, 18, 30)
 REASON_BLOCK: Color = (232, 238, 247)
+MORE_BLOCK: Color = YELLOW                # 更多原因: not a reason, the way to the next page
 EMPTY_SLOT: Color = (40, 62, 100)
 PLACEHOLDER_BACK: Color = (44, 70, 112)
 PLACEHOLDER_FIGURE: Color = (128, 152, 188)
@@ -388,9 +391,28 @@ class Renderer:
         for option in options:
             block = blocks[option.key]
             color = LEVEL_COLORS.get(option.level, REASON_BLOCK) if option.level else REASON_BLOCK
+            if option.more:
+                color = MORE_BLOCK
             pygame.draw.rect(surface, color, block, border_radius=radius)
-            self._text(surface, option.label, block.inflate(-2 * padding, -2 * padding),
-                       common, text_color_on(color), max_lines=max_lines, on=color)
+            label_box = block.inflate(-2 * padding, -2 * padding)
+            if option.more:   # an arrow under the label: this key turns the page
+                arrow = self._draw_arrow(surface, label_box, text_color_on(color))
+                label_box.height = arrow.top - label_box.top
+            self._text(surface, option.label, label_box, common, text_color_on(color),
+                       max_lines=max_lines, on=color)
+
+    @staticmethod
+    def _draw_arrow(surface: pygame.Surface, box: pygame.Rect, color: Color) -> pygame.Rect:
+        """A right arrow at the foot of `box`; answers the area it took."""
+        size = max(8, round(box.width * 0.22))
+        area = pygame.Rect(box.left, box.bottom - 2 * size, box.width, 2 * size)
+        tip = (box.centerx + size, area.centery)
+        pygame.draw.polygon(surface, color, [tip, (tip[0] - size, tip[1] - size * 0.75),
+                                             (tip[0] - size, tip[1] + size * 0.75)])
+        shaft = pygame.Rect(0, 0, size + 1, max(3, round(size * 0.45)))
+        shaft.midright = (tip[0] - size + 1, tip[1])
+        surface.fill(color, shaft)
+        return area
 
     # -- screens ----------------------------------------------------------------------------
 
@@ -442,7 +464,10 @@ class Renderer:
 
     def _draw_reason_prompt(self, surface: pygame.Surface, view: ReasonPrompt) -> None:
         self._fill(surface, BACKGROUND)
-        self._header(surface, [(THANKS_TITLE, WHITE)], self._seconds_left(view.seconds_left))
+        right = self._seconds_left(view.seconds_left)
+        if view.pages > 1:
+            right = [(REASON_PAGE_LABEL.format(page=view.page, pages=view.pages) + "  ", YELLOW), *right]
+        self._header(surface, [(THANKS_TITLE, WHITE)], right)
         title, blocks = self._prompt_layout()
         self._text(surface, REASON_TITLE, title, self._px(0.11), YELLOW)
         self._draw_key_blocks(surface, view.options, blocks, max_lines=3)

@@ -19,6 +19,9 @@ SAMPLE_CARD = StaffCard(
 )
 
 SAMPLE_REASONS = ("等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", "其他")
+# A centre list of six (plus 其他): two pages, 更多原因 on key 5 of the first.
+SAMPLE_MORE_REASONS = ("等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", None)
+SAMPLE_SECOND_PAGE = ("办理时间长", "环境设施差", None, None, "其他")
 
 SAMPLE_CENTRE = "市住房公积金管理中心"
 SAMPLE_TICKET_OPTIONS = (TicketOption(1, "缴存", 3), TicketOption(2, "提取", 12),
@@ -32,8 +35,10 @@ def rating_options(levels: tuple[int, ...] = (5, 4, 3, 2, 1)) -> tuple[KeyOption
                  for key, level in enumerate(levels, start=1))
 
 
-def reason_options(labels: tuple[str, ...] = SAMPLE_REASONS) -> tuple[KeyOption, ...]:
-    return tuple(KeyOption(key=key, label=label) for key, label in enumerate(labels, start=1))
+def reason_options(labels: tuple[str | None, ...] = SAMPLE_REASONS) -> tuple[KeyOption, ...]:
+    """Key i+1 shows labels[i]; None on key 5 is 更多原因, None elsewhere an empty key."""
+    return tuple(KeyOption(key=key, label=label) if label is not None else KeyOption(key, "更多原因", more=True)
+                 for key, label in enumerate(labels, start=1) if label is not None or key == 5)
 
 
 def sample_views() -> dict[str, View]:
@@ -44,6 +49,10 @@ def sample_views() -> dict[str, View]:
         "rating_prompt": RatingPrompt(card=SAMPLE_CARD, options=rating_options(),
                                       seconds_left=18),
         "reason_prompt": ReasonPrompt(options=reason_options(), seconds_left=15),
+        "reason_prompt_more": ReasonPrompt(options=reason_options(SAMPLE_MORE_REASONS), seconds_left=15,
+                                           page=1, pages=2),
+        "reason_prompt_page2": ReasonPrompt(options=reason_options(SAMPLE_SECOND_PAGE), seconds_left=15,
+                                            page=2, pages=2),
         "thanks": Thanks(level=5),
         "paused": Paused(counter_id="3", reason="break", since="12:05"),
         "out_of_order": OutOfOrder(cause="存储空间已满", counter_id="3"),

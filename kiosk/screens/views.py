@@ -53,6 +53,7 @@ class KeyOption:
     key: int      # 1 = leftmost key
     label: str
     level: int | None = None  # rating level for rating keys; None for reason keys
+    more: bool = False        # the key turns to the next page of reasons (更多原因)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class RatingPrompt:
 class ReasonPrompt:
     options: tuple[KeyOption, ...]
     seconds_left: int
+    page: int = 1     # of `pages`: a list of five to eight reasons takes two
+    pages: int = 1
 
 
 @dataclass(frozen=True)

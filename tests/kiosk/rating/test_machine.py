@@ -155,20 +155,76 @@ def test_bad_rating_opens_reasons_and_reason_is_recorded():
     assert h.said[-1] == "reason_prompt"
     view = h.machine.view(2.1)
     assert isinstance(view, ReasonPrompt)
-    assert [o.label for o in view.options] == ["等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", "其他"]
+    assert [o.label for o in view.options] == ["等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", "更多原因"]
     assert h.press(2, 3.0) == ["rating.reason"]
     assert h.log[-1][1] == {"transaction_id": "t1", "reason_code": "511", "reason_label": "服务态度差"}
     assert isinstance(h.machine.view(3.1), Thanks)
     assert h.press(1, 4.0) == ["rating.misuse"] and h.log[-1][1]["why"] == "already_rated"
 
 
-def test_key_five_is_other_reason():
+def test_key_five_is_other_reason_on_the_last_page():
     h = Harness()
     h.sign_in()
     h.complete()
     h.press(4, 2.0)
-    h.press(5, 3.0)
+    assert h.press(5, 3.0) == []                       # 更多原因: the second page
+    assert h.press(5, 4.0) == ["rating.reason"]
     assert h.log[-1][1]["reason_code"] == "599" and h.log[-1][1]["reason_label"] == "其他"
+    short = Harness()
+    short.machine.set_reasons(REASONS[:2])
+    short.sign_in()
+    short.complete()
+    short.press(4, 2.0)
+    view = short.machine.view(2.1)
+    assert [(o.key, o.label) for o in view.options] == [(1, "等待时间长"), (2, "服务态度差"), (5, "其他")]
+    assert (view.page, view.pages) == (1, 1)
+    assert short.press(3, 3.0) == []                   # an empty key: nothing
+    assert short.press(5, 4.0) == ["rating.reason"] and short.log[-1][1]["reason_code"] == "other"
+
+
+EIGHT_REASONS = [ReasonChoice(str(510 + i), label) for i, label in enumerate(
+    ["等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", "办理时间长", "环境设施差", "材料要求不清", "系统故障多",
+     "第九个原因"])] + [ReasonChoice("599", "其他")]
+
+
+def test_six_to_eight_reasons_take_a_second_page_and_none_is_lost():
+    h = Harness(reason_window_s=15)
+    h.machine.set_reasons(EIGHT_REASONS[:6] + EIGHT_REASONS[-1:])
+    h.sign_in()
+    h.complete(now=1.0)
+    h.press(5, 2.0)                                    # 非常不满意
+    first = h.machine.view(3.0)
+    assert [o.label for o in first.options] == ["等待时间长", "服务态度差", "业务不熟练", "一次性告知不到位", "更多原因"]
+    assert first.options[-1].more and (first.page, first.pages) == (1, 2)
+    assert h.press(5, 14.0) == []
+    second = h.machine.view(14.5)
+    assert [(o.key, o.label) for o in second.options] == [(1, "办理时间长"), (2, "环境设施差"), (5, "其他")]
+    assert (second.page, second.pages, second.seconds_left) == (2, 2, 15)   # read anew
+    assert h.machine.reasons_open(25.0)                # past the first page's 17 s
+    assert h.press(2, 25.0) == ["rating.reason"]
+    assert h.log[-1][1] == {"transaction_id": "t1", "reason_code": "515", "reason_label": "环境设施差"}
+    # Eight fit; a ninth is not offered (the centre warns about its list).
+    h.machine.set_reasons(EIGHT_REASONS)
+    h.complete("t2", 30.0)
+    h.press(4, 31.0)
+    h.press(5, 32.0)
+    assert [o.label for o in h.machine.view(32.5).options] == [r.label for r in EIGHT_REASONS[4:8]] + ["其他"]
+    # The next transaction starts on the first page again.
+    h.press(1, 33.0)
+    h.complete("t3", 40.0)
+    h.press(4, 41.0)
+    assert h.machine.view(41.5).page == 1
+
+
+def test_the_second_page_expires_like_the_first():
+    h = Harness(reason_window_s=15)
+    h.sign_in()
+    h.complete(now=1.0)
+    h.press(4, 2.0)
+    h.press(5, 10.0)
+    assert h.machine.next_change(21.5) == pytest.approx(25.0)   # after the first page (17) and the window (21)
+    assert h.tick(25.0) == [] and isinstance(h.machine.view(25.0), Idle)
+    assert h.press(1, 26.0) == ["rating.misuse"]
 
 
 def test_reason_window_expires_without_event():
