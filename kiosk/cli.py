@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import os
+import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -105,9 +107,26 @@ def resolve_settings(args: argparse.Namespace, *, for_run: bool = False) -> Sett
     return with_overrides(settings, state_dir=args.state_dir, listen=listen)
 
 
+def _run(settings: Settings, *, sim: bool) -> int:
+    skip_optional_imports()
+    from kiosk.service.run import StartRefused, serve
+
+    try:
+        return asyncio.run(serve(settings, sim=sim))
+    except StartRefused as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    if args.command == "run":
+        # Until serve() takes SIGTERM over, a stop during start-up unwinds like Ctrl-C: every
+        # `finally` runs (the store closes, a sim run's temporary state dir is removed).
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.command == "provision" and not (args.sim and args.config is None and args.config_out is None):
         # Before resolve_settings: provisioning is how a unit gets its config in the first place.
         from kiosk.commands.provision import Answers, provision_interactive_command
@@ -127,14 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     if args.command == "run":
-        skip_optional_imports()
-        from kiosk.service.run import StartRefused, serve
-
+        # The built-in sim config's temporary state dir lives as long as this run.
+        scratch = settings.state_dir if args.sim and args.config is None and args.state_dir is None else None
         try:
-            return asyncio.run(serve(settings, sim=args.sim))
-        except StartRefused as error:
-            print(f"kiosk: {error}", file=sys.stderr)
-            return 1
+            return _run(settings, sim=args.sim)
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
     if args.command == "provision":
         # A sim unit on the built-in config: enrol into its state dir only, no config file to write.
         from kiosk.commands.provision import provision_command

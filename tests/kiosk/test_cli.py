@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +134,43 @@ def test_status_of_running_and_stopped_unit(tmp_path):
 def test_status_of_a_unit_that_never_ran(tmp_path):
     result = kiosk("status", "--sim", "--state-dir", str(tmp_path))
     assert result.returncode == 1 and "never started" in result.stdout
+
+
+def sim_scratch_dirs(tmp: Path) -> list[str]:
+    return sorted(path.name for path in tmp.glob("kiosk-sim-*"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_sim_without_a_state_dir_removes_its_temporary_one_on_exit(tmp_path, stop):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--sim", "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**ENV, "TMPDIR": str(tmp)})
+    try:
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        assert "kiosk API: http://127.0.0.1:" in lines[0], lines
+        made = sim_scratch_dirs(tmp)
+        assert len(made) == 1 and lines[1].strip() == f"state dir: {tmp / made[0]}"
+        assert (tmp / made[0] / "events.db").exists()
+        proc.send_signal(stop)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sim_scratch_dirs(tmp) == []
+
+
+@pytest.mark.slow
+def test_run_sim_removes_its_temporary_state_dir_when_it_cannot_start(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "kiosk.cli", "run", "--sim", "--listen", f"127.0.0.1:{port}"],
+                              capture_output=True, text=True, env={**ENV, "TMPDIR": str(tmp)}, timeout=60)
+    assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert sim_scratch_dirs(tmp) == []
