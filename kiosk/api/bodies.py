@@ -66,14 +66,25 @@ class PaperBody(Body):
     state: Literal["ok", "near_end", "out"]
 
 
+def parse_json(raw: bytes) -> object:
+    """The body as JSON ({} when empty); hostile JSON is a 400 like any other malformed body."""
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except RecursionError:  # e.g. 5,000 nested "[": the parser gives up deep inside
+        raise Refused("invalid_json", "body is not valid JSON: nested too deeply") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise Refused("invalid_json", f"body is not valid JSON: {error}") from None
+    except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise Refused("invalid_json", "body is not valid JSON: a number too long") from None
+
+
 async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise Refused("too_large", f"request body over {MAX_BODY_BYTES} bytes")
-    try:
-        payload = json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise Refused("invalid_json", f"body is not valid JSON: {error}") from None
+    payload = parse_json(raw)
     if not isinstance(payload, dict):
         raise Refused("invalid", "body must be a JSON object")
     try:

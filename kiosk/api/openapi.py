@@ -22,7 +22,7 @@ _PATH_PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 
 
 def openapi_path(route_path: str) -> str:
-    """"/v1/sim/keys/{key:int}/press" → "/v1/sim/keys/{key}/press"."""
+    """"/v1/sim/keys/{key:key_number}/press" → "/v1/sim/keys/{key}/press"."""
     return _PATH_PARAMETER.sub(r"{\1}", route_path)
 
 

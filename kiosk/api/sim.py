@@ -45,10 +45,10 @@ def sim_routes(app: KioskApp) -> list[ApiRoute]:
         return JSONResponse({"state": body.state})
 
     return [
-        ApiRoute("POST", "/v1/sim/keys/{key:int}/press", rating_key, "Press a rating key", parameters=(KEY,)),
+        ApiRoute("POST", "/v1/sim/keys/{key:key_number}/press", rating_key, "Press a rating key", parameters=(KEY,)),
         ApiRoute("GET", "/v1/sim/display.png", display, "The current screen", media_type="image/png"),
         ApiRoute("GET", "/v1/sim/speech", speech, "What was said, in order"),
-        ApiRoute("POST", "/v1/sim/ticket-keys/{key:int}/press", ticket_key, "Press a ticket key",
+        ApiRoute("POST", "/v1/sim/ticket-keys/{key:key_number}/press", ticket_key, "Press a ticket key",
                  parameters=(KEY,)),
         ApiRoute("GET", "/v1/sim/printer", printer_output, "Every byte sent to the printer",
                  media_type="application/octet-stream"),
