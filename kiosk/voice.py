@@ -3,7 +3,8 @@
 Clips are rendered once (at install time with `python -m kiosk.voice --out DIR`, or at start-up
 for any that are missing) and played by `drivers.speaker`; nothing here touches the network.
 A queue call is a sequence of clips, e.g. "call_please", "A", "0", "1", "2", "call_number",
-"call_to_window", "3", "call_window" (请 A 0 1 2 号 到 3 号窗口).
+"call_to_window", "3", "call_window" (请 A 0 1 2 号 到 3 号窗口); the dispenser answers a ticket
+taken the same way (kiosk.queue.speech).
 """
 from __future__ import annotations
 
@@ -41,7 +42,18 @@ PHRASES: dict[str, str] = {
     "call_number": "号",
     "call_to_window": "到",
     "call_window": "号窗口",
-    # Ticket and counter numbers are read digit by digit, ticket categories letter by letter.
+    # The dispenser's answer to a ticket taken (kiosk.queue.speech.ticket_clips).
+    "ticket_your_number": "您的号码是",
+    "ticket_ahead": "前面还有",
+    "ticket_people_waiting": "人等候",
+    "ticket_none_ahead": "前面无人等候",
+    "ticket_take": "请取走号票，留意叫号",
+    "ticket_unavailable": "暂时无法取号，请联系工作人员",
+    # Ticket and counter numbers are read digit by digit, ticket categories letter by letter; a
+    # number of people as a quantity, with these place values after the digits.
+    "ten": "十",
+    "hundred": "百",
+    "thousand": "千",
     **{digit: word for digit, word in zip(string.digits, _DIGIT_WORDS, strict=True)},
     **{letter: letter for letter in string.ascii_uppercase},
 }

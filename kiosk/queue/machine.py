@@ -97,14 +97,6 @@ def number_of(ticket: str) -> int:
     return int(ticket.lstrip(string.ascii_uppercase))
 
 
-def call_clips(ticket: str, counter_id: str) -> list[str]:
-    """Voice clips for "请 A023 号 到 3 号窗口", read character by character (kiosk.voice)."""
-    def spoken(text: str) -> list[str]:
-        return [char for char in text.upper() if char in string.ascii_uppercase + string.digits]
-    return ["call_please", *spoken(ticket), "call_number", "call_to_window", *spoken(counter_id),
-            "call_window"]
-
-
 @dataclass
 class Ticket:
     number: str

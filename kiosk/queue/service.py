@@ -28,8 +28,9 @@ from kiosk.decision import Decision
 from kiosk.queue.backends import CALLS, EventLog, LocalQueue, QueueBackend, RemoteQueue, Served
 from kiosk.queue.dispenser import QueueScreen
 from kiosk.queue.host_link import QueueHostClient
-from kiosk.queue.machine import Category, Estimate, KeyLockout, QueueRules, call_clips
+from kiosk.queue.machine import Category, Estimate, KeyLockout, QueueRules
 from kiosk.queue.printing import PrinterWatch, not_ready
+from kiosk.queue.speech import call_clips, ticket_clips
 from kiosk.refusals import QueueRefused, Unavailable
 from kiosk.screens.views import TICKET_VOIDED_LABEL, IssuedTicket, View, printer_problem_label
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
@@ -188,10 +189,11 @@ class QueueService:
             return await self._issue(letter, [], at_the_keys=False)
 
     async def _issue(self, letter: str, events: list[dict[str, Any]], *, at_the_keys: bool) -> dict[str, Any]:
-        """Check the printer, commit the number, print it (or void it). The screen answers only
-        the citizen at the keys; a ticket issued through the API was asked for elsewhere."""
+        """Check the printer, commit the number, print it (or void it). The screen and the voice
+        answer only the citizen at the keys; a ticket issued through the API was asked for
+        elsewhere."""
         machine = self.backend.machine_here()
-        show = self._show_feedback if at_the_keys else self._show_nothing
+        show = self._answer_at_the_keys if at_the_keys else self._answer_nobody
         status = await self.printing.check(events)
         if not status.ready:
             events += await self._commit(machine.decide_print_failed(letter, status.state))
@@ -326,12 +328,17 @@ class QueueService:
         if self.is_host and self.has_ticket_keys:
             self.screen.publish(self.backend.machine_here().snapshot(self._wall()))
 
-    def _show_feedback(self, *, issued: IssuedTicket | None = None, problem: str | None = None) -> None:
+    def _answer_at_the_keys(self, *, issued: IssuedTicket | None = None, problem: str | None = None) -> None:
+        """The screen shows the number just taken, or why there is none, and the voice says it:
+        many citizens at the dispenser cannot read the screen."""
         self.screen.show_feedback(self._unit.clock.monotonic(), issued=issued, problem=problem)
         self._publish()
         self._unit.refresh_screen()
+        clips = ticket_clips(issued.ticket, issued.waiting_ahead) if issued else ["ticket_unavailable"]
+        for clip in clips:
+            self._speaker.say(clip)
 
-    def _show_nothing(self, *, issued: IssuedTicket | None = None, problem: str | None = None) -> None:
+    def _answer_nobody(self, *, issued: IssuedTicket | None = None, problem: str | None = None) -> None:
         self._publish()   # the waiting counts still change
         self._unit.refresh_screen()
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.queue.machine import (Category, KeyLockout, QueueMachine, QueueRules, business_day,
-                         call_clips)
+from kiosk.queue.machine import Category, KeyLockout, QueueMachine, QueueRules, business_day
+from kiosk.queue.speech import call_clips
 from kiosk.api.errors import status_for
 from kiosk.refusals import QueueRefused
 
