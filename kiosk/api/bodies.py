@@ -80,11 +80,27 @@ def parse_json(raw: bytes) -> object:
         raise Refused("invalid_json", "body is not valid JSON: a number too long") from None
 
 
+def _too_large() -> Refused:
+    return Refused("too_large", f"request body over {MAX_BODY_BYTES} bytes")
+
+
+async def read_bounded(request: Request) -> bytes:
+    """The body, read only up to the limit: a larger one is refused as soon as it says so
+    (Content-Length) or gets there (chunked), never held whole in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
+        raise _too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise Refused("too_large", f"request body over {MAX_BODY_BYTES} bytes")
-    payload = parse_json(raw)
+    payload = parse_json(await read_bounded(request))
     if not isinstance(payload, dict):
         raise Refused("invalid", "body must be a JSON object")
     try:

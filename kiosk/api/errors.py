@@ -48,13 +48,21 @@ STATUS_BY_CODE: dict[str, int] = {
 }
 
 
+# Refusals answered before the request's body was read to its end: the connection closes after
+# the answer, so the server does not go on reading (and discarding) the rest.
+CLOSES_CONNECTION = frozenset({"too_large"})
+
+
 def status_for(code: str) -> int:
     return STATUS_BY_CODE.get(code, 500)
 
 
-def error_response(code: str, message: str, *, status: int | None = None, **detail: Any) -> JSONResponse:
+def error_response(code: str, message: str, *, status: int | None = None,
+                   headers: dict[str, str] | None = None, **detail: Any) -> JSONResponse:
+    if code in CLOSES_CONNECTION:
+        headers = {**(headers or {}), "Connection": "close"}
     return JSONResponse({"error": {"code": code, "message": message, **detail}},
-                        status_code=status_for(code) if status is None else status)
+                        status_code=status_for(code) if status is None else status, headers=headers)
 
 
 def refusal_response(refused: Refused) -> JSONResponse:
