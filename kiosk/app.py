@@ -116,6 +116,12 @@ class KioskApp:
         return self.machine.staff_id
 
     @property
+    def staff_name(self) -> str | None:
+        """The signed-in staff member's name from the roster (the centre's bundle, else the config)."""
+        card = self.machine.card()
+        return card.name if card is not None else None
+
+    @property
     def paused(self) -> bool:
         return self.machine.paused
 

@@ -62,6 +62,7 @@ class BundleServiceItem(_Part):
     category: str = ""
     time_limit: str = ""
     materials: list[str] = []
+    steps: list[str] = []     # the procedure (办理流程); bundles from before it have none
 
 
 class BundleData(_Part):

@@ -59,6 +59,8 @@ class Unit(Protocol):
     @property
     def staff_id(self) -> str | None: ...
     @property
+    def staff_name(self) -> str | None: ...
+    @property
     def paused(self) -> bool: ...
     async def commit_events(self, items: list[tuple[EventType, dict[str, Any]]]) -> list[dict[str, Any]]: ...
     def refresh_screen(self) -> None: ...
@@ -258,7 +260,8 @@ class QueueService:
             raise QueueRefused("unknown_item", f"no service item {code!r} in the {source} list")
         copies = copies or self._settings.printer.notice_copies
         notice = NoticeText(item.code, item.name, item.category, item.time_limit, item.materials,
-                            self._counter, self._hall_time(self._wall())[:10])
+                            self._counter, self._hall_time(self._wall())[:10], item.steps,
+                            self._unit.staff_name or staff_id, staff_id)
         async with self._lock:
             await self.printing.ready_or_refuse()
             await self.printing.send_or_refuse(notice_job(self._setup, notice, copies))

@@ -32,6 +32,7 @@ _NO_LINE_START = set("、，。：；！？）》」』】,.;:!?)")
 _CONTROL_CHARACTERS = {code: " " if chr(code) in "\t\n\v\f\r" else "?" for code in (*range(0x20), 0x7F)}
 
 COMPLAINT_LABEL = "投诉电话"
+STAFF_ID_LABEL = "工号"
 SIGNATURE_LINE = "申请人签字：__________"
 
 
@@ -204,6 +205,9 @@ class NoticeText:
     materials: Sequence[str]
     counter_id: str
     date: str               # YYYY-MM-DD
+    steps: Sequence[str] = ()   # the procedure (办理流程), in order
+    staff_name: str = ""        # who handed it over (经办人) and their 工号
+    staff_id: str = ""
 
 
 NOTICE_TITLE = "一次性告知清单"
@@ -211,8 +215,9 @@ COPY_LABELS = ("申请人留存联", "窗口留存联")
 
 
 def notice_job(setup: PrintSetup, notice: NoticeText, copies: int) -> bytes:
-    """The 一次性告知清单 for a service item; with two copies the second is the counter's, with
-    the citizen's signature line. Each copy is cut on its own."""
+    """The 一次性告知清单 for a service item: materials, procedure, time limit, and who handed it
+    over; with two copies the second is the counter's, with the citizen's signature line. Each
+    copy is cut on its own."""
     job = setup.receipt()
     for copy in range(copies):
         kept = copies > 1 and copy == copies - 1
@@ -228,8 +233,16 @@ def notice_job(setup: PrintSetup, notice: NoticeText, copies: int) -> bytes:
         job.line(f"需提交材料（共 {len(notice.materials)} 项）：")
         for number, material in enumerate(notice.materials, start=1):
             job.item(f"{number}. ", material)
+        if notice.steps:
+            job.line("办理流程：", bold=True)
+            for number, step in enumerate(notice.steps, start=1):
+                job.item(f"第{number}步 ", step)
+        else:
+            job.line("办理流程：以窗口告知为准", bold=True)
         job.rule()
         job.line(f"告知窗口：{notice.counter_id}号窗口")
+        if notice.staff_id:
+            job.line(f"经办人：{notice.staff_name or notice.staff_id}  {STAFF_ID_LABEL}：{notice.staff_id}")
         job.line(f"告知日期：{notice.date}")
         job.line("材料齐全、符合规定的，窗口按承诺时限办结；如有疑问请咨询窗口工作人员。")
         job.line(f"{COMPLAINT_LABEL} {setup.complaint_phone}")

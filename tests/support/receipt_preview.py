@@ -127,7 +127,7 @@ def sample_jobs() -> dict[str, tuple[bytes, int]]:
                         "https://gjj.example.gov.cn/queue?ticket=B013&date=2026-11-23")
     item = shipped_service_items()["TQ01"]
     notice = NoticeText(item.code, item.name, item.category, item.time_limit, item.materials, "3",
-                        "2026-11-23")
+                        "2026-11-23", item.steps, "张敏", "1001")
     jobs = {}
     for width in (58, 80):
         setup = PrintSetup(paper_width_mm=width, centre_name="市住房公积金管理中心")

@@ -2,6 +2,7 @@
 configured), GS ! sizes, the QR command and its alignment, the cut, for both paper widths."""
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -108,24 +109,33 @@ def test_wrap_keeps_width_and_punctuation_rules():
     assert "".join(lines) == "住房公积金提取申请表（加盖单位公章），及其他材料。"
 
 
-def notice_items(printout) -> list[str]:
-    """The numbered materials, continuation lines joined back on."""
+def notice_items(printout, marker: str = r"\d+\. ", section: str = "需提交材料") -> list[str]:
+    """The numbered paragraphs of a section (materials, or the 办理流程's steps), continuation
+    lines joined back on, for every copy."""
     items: list[str] = []
+    inside = False
     for text in printout.texts:
-        head = text.split(". ", 1)
-        if head[0].isdigit() and len(head) == 2:
-            items.append(head[1])
-        elif items and text.startswith("   ") and not text.strip().startswith("-"):
+        if text.startswith(("需提交材料", "办理流程", "---")):
+            inside = text.startswith(section)
+        elif inside and (head := re.match(marker, text)):
+            items.append(text[head.end():])
+        elif inside and items and text.startswith("  "):
             items[-1] += text.strip()
     return items
+
+
+def step_items(printout) -> list[str]:
+    return notice_items(printout, marker=r"第\d+步 ", section="办理流程")
 
 
 @pytest.mark.parametrize("width", [58, 80])
 def test_notice_lists_every_material_and_the_kept_copy_has_a_signature_line(width):
     item = shipped_service_items()["DK01"]
     notice = NoticeText(item.code, item.name, item.category, item.time_limit, item.materials, "3",
-                        "2026-11-23")
+                        "2026-11-23", item.steps, "张敏", "1001")
     printout = decode(notice_job(setup(width), notice, copies=2))
+    assert step_items(printout) == list(item.steps) * 2 and len(item.steps) >= 3
+    assert printout.texts.count("经办人：张敏  工号：1001") == 2
     assert printout.of_kind(Cut) == [Cut("full"), Cut("full")]
     text = "".join(printout.texts)
     assert item.name in text.replace(" ", "")
@@ -146,6 +156,13 @@ def test_single_copy_notice_has_no_signature_line():
     printout = decode(notice_job(setup(), notice, copies=1))
     assert printout.of_kind(Cut) == [Cut("full")]
     assert not any("签字" in text for text in printout.texts)
+    # An item without a procedure says where to get it; no staff given, no 经办人 line.
+    assert "办理流程：以窗口告知为准" in printout.texts
+    assert not any(text.startswith("经办人") for text in printout.texts)
+
+
+def test_every_shipped_item_has_its_procedure():
+    assert all(len(item.steps) >= 3 and all(item.steps) for item in shipped_service_items().values())
 
 
 def test_shipped_service_items_are_the_sample_bundles():
