@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py, ru
 
 from _common import CentreServer, add_unit, hall_events, machine_note, say  # noqa: E402
 
-from centre.batches import parse_batch  # noqa: E402
-from centre.bodies import decode_json  # noqa: E402
-from centre.db import Database  # noqa: E402
-from centre.ingest import event_rows  # noqa: E402
-from centre.migrate import upgrade_to_head  # noqa: E402
-from centre.models import Event, Stream, Unit  # noqa: E402
+from centre.storage.db import Database  # noqa: E402
+from centre.storage.migrate import upgrade_to_head  # noqa: E402
+from centre.storage.models import Event, Stream, Unit  # noqa: E402
+from centre.units.batches import parse_batch  # noqa: E402
+from centre.units.upload import event_rows  # noqa: E402
+from centre.web.bodies import decode_json  # noqa: E402
 from kiosk import paths  # noqa: E402
 from kiosk.config import SyncSettings  # noqa: E402
 from kiosk.events import EventStore  # noqa: E402

@@ -49,9 +49,9 @@ from stats import percentile  # noqa: E402
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from centre.db import Database  # noqa: E402
-from centre.enrolment import add_unit  # noqa: E402
-from centre.migrate import upgrade_to_head  # noqa: E402
+from centre.storage.db import Database  # noqa: E402
+from centre.storage.migrate import upgrade_to_head  # noqa: E402
+from centre.units.enrolment import add_unit  # noqa: E402
 
 ADMIN_TOKEN = "bench-admin-token"
 TARGET_P99_MS = 100.0

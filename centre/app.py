@@ -2,24 +2,24 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from centre.bodies import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
-from centre.db import Database
-from centre.errors import install_error_handlers
-from centre.migrate import upgrade_to_head
-from centre.openapi import ERROR_RESPONSES
-from centre.ratelimit import BadTokenLimit
-from centre.routes_admin import router as admin_router
-from centre.routes_dashboard import root_router as dashboard_root_router
-from centre.routes_dashboard import router as dashboard_router
-from centre.routes_dashboard_ledger import router as dashboard_ledger_router
-from centre.routes_ledger import router as ledger_router
-from centre.routes_reports import router as reports_router
-from centre.routes_units import router as units_router
+from centre.api.admin import router as admin_router
+from centre.api.ledger import router as ledger_router
+from centre.api.reports import router as reports_router
+from centre.api.units import router as units_router
+from centre.dashboard.ledger_pages import router as dashboard_ledger_router
+from centre.dashboard.pages import root_router as dashboard_root_router
+from centre.dashboard.pages import router as dashboard_router
+from centre.dashboard.templating import STATIC_DIR
+from centre.storage.db import Database
+from centre.storage.migrate import upgrade_to_head
+from centre.web.bodies import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from centre.web.errors import install_error_handlers
+from centre.web.openapi import ERROR_RESPONSES
+from centre.web.ratelimit import BadTokenLimit
 
 
 def create_app(db_url: str, admin_token: str | None = None, *,
@@ -41,7 +41,7 @@ def create_app(db_url: str, admin_token: str | None = None, *,
         db.dispose()
 
     # No generated docs: the contract is PROTOCOL.md, and this server faces the units' network.
-    # app.openapi() still builds the document (centre/openapi.py), for the tests that fuzz the API.
+    # app.openapi() still builds the document (centre/web/openapi.py), for the tests that fuzz the API.
     app = FastAPI(title="centre", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   responses=ERROR_RESPONSES)
     app.state.db = db
@@ -63,5 +63,5 @@ def create_app(db_url: str, admin_token: str | None = None, *,
     app.include_router(dashboard_router)
     app.include_router(dashboard_ledger_router)
     # The dashboard's CSS and Chart.js, served from the package: the pages need no internet.
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

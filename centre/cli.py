@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from centre.commands import bundle, callbacks, ledger, migrate, report, serve, supervision, unit, user
 from centre.commands.common import CommandError
-from centre.db import DatabaseUrlError
-from centre.months import MonthError
+from centre.dates.months import MonthError
+from centre.storage.db import DatabaseUrlError
 
 COMMAND_MODULES = (serve, unit, bundle, migrate, report, supervision, callbacks, ledger, user)
 

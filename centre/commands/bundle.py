@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from centre.bundle import BundleFileError, read_bundle_file, store_bundle
-from centre.commands.common import CommandError, database_options, open_database
-from centre.errors import field_path
-from centre.schemas import Bundle
+from centre.commands.common import CommandError, database_options, in_transaction
+from centre.units.bundle import BundleFileError, read_bundle_file, store_bundle
+from centre.units.schemas import Bundle
+from centre.web.errors import field_path
 
 
 def register(subcommands) -> None:
@@ -30,9 +30,8 @@ def run_load(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         problems = "; ".join(f"{field_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors())
         raise CommandError(f"{args.file}: {problems}") from exc
-    with open_database(args) as db:
-        with db.transaction() as session:
-            version, changed = store_bundle(session, bundle, datetime.now(timezone.utc))
+    version, changed = in_transaction(args, lambda session: store_bundle(
+        session, bundle, datetime.now(timezone.utc)))
     summary = (f"{len(bundle.reasons)} reasons, {len(bundle.staff)} staff, "
                f"{len(bundle.service_items)} service items")
     print(f"bundle {version} loaded ({summary})" if changed else f"bundle {version} unchanged ({summary})")

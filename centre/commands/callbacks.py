@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime, timezone
 
-from centre.callbacks import (
+from centre.commands.common import (
+    CommandError, database_options, in_transaction, parse_month, print_json, time_zone_option,
+)
+from centre.reports.callbacks import (
     DEFAULT_CALLBACKS, CallbackError, callback_list, draw_callbacks, record_callback_result,
 )
-from centre.commands.common import CommandError, database_options, open_database
-from centre.commands.report import parse_month, time_zone_option
 
 
 def register(subcommands) -> None:
@@ -34,42 +34,26 @@ def register(subcommands) -> None:
     result.set_defaults(run=run_result)
 
 
-def _print(document) -> None:
-    print(json.dumps(document, ensure_ascii=False, indent=2))
-
-
 def run_draw(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
-    with open_database(args) as db:
-        try:
-            with db.transaction() as session:
-                drawn = draw_callbacks(session, month, args.by, datetime.now(timezone.utc),
-                                       count=args.count, seed=args.seed, zone_name=args.time_zone)
-        except CallbackError as exc:
-            raise CommandError(str(exc)) from exc
-    _print(drawn)
+    print_json(in_transaction(args, lambda session: draw_callbacks(
+        session, month, args.by, datetime.now(timezone.utc), count=args.count, seed=args.seed,
+        zone_name=args.time_zone), refusals=(CallbackError,)))
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
-    with open_database(args) as db:
-        with db.transaction() as session:
-            drawn = callback_list(session, month)
+    drawn = in_transaction(args, lambda session: callback_list(session, month))
     if drawn is None:
         raise CommandError(f"the callback list of {month} has not been drawn (centre callbacks draw)")
-    _print(drawn)
+    print_json(drawn)
     return 0
 
 
 def run_result(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
-    with open_database(args) as db:
-        try:
-            with db.transaction() as session:
-                entry = record_callback_result(session, month, args.transaction_id, args.result,
-                                               args.by, datetime.now(timezone.utc))
-        except CallbackError as exc:
-            raise CommandError(str(exc)) from exc
-    _print(entry)
+    print_json(in_transaction(args, lambda session: record_callback_result(
+        session, month, args.transaction_id, args.result, args.by, datetime.now(timezone.utc)),
+        refusals=(CallbackError,)))
     return 0

@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
-from centre.db import DB_ENV, Database, resolve_db_url
-from centre.migrate import upgrade_to_head
+from sqlalchemy.orm import Session
+
+from centre.dates.months import TIME_ZONE_ENV, Month, MonthError
+from centre.storage.db import DB_ENV, Database, resolve_db_url
+from centre.storage.migrate import upgrade_to_head
+
+Result = TypeVar("Result")
 
 
 class CommandError(Exception):
@@ -22,6 +28,19 @@ def database_options() -> argparse.ArgumentParser:
     return parent
 
 
+def time_zone_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--time-zone", metavar="ZONE",
+                        help=f"the centre's time zone for months and deadlines (default: ${TIME_ZONE_ENV}, "
+                             "else Asia/Shanghai)")
+
+
+def parse_month(text: str) -> Month:
+    try:
+        return Month.parse(text)
+    except MonthError as exc:
+        raise CommandError(str(exc)) from exc
+
+
 @contextmanager
 def open_database(args: argparse.Namespace) -> Iterator[Database]:
     """The command's database, migrated to the newest schema (as `centre serve` does at start)."""
@@ -32,3 +51,18 @@ def open_database(args: argparse.Namespace) -> Iterator[Database]:
     finally:
         db.dispose()
 
+
+def in_transaction(args: argparse.Namespace, work: Callable[[Session], Result],
+                   refusals: tuple[type[Exception], ...] = ()) -> Result:
+    """`work(session)` in one transaction on the command's database. A refusal of one of the
+    `refusals` types (rolled back) becomes a CommandError with its message."""
+    with open_database(args) as db:
+        try:
+            with db.transaction() as session:
+                return work(session)
+        except refusals as exc:
+            raise CommandError(str(exc)) from exc
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, ensure_ascii=False, indent=2))

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from centre.commands.common import CommandError, database_options, open_database
-from centre.commands.report import parse_month, time_zone_option
-from centre.holidays import CalendarError, calendar_listing, read_calendar_file, store_calendar
-from centre.ledger import (
-    DEADLINE_CHOICES, DEADLINE_DAYS_ENV, STATUSES, LedgerError, close, ledger_entry, ledger_listing,
+from centre.commands.common import (
+    CommandError, database_options, in_transaction, parse_month, print_json, time_zone_option,
+)
+from centre.dates.holidays import CalendarError, calendar_listing, read_calendar_file, store_calendar
+from centre.dates.months import centre_time_zone
+from centre.ledger.appeals import DECISIONS, review_appeal, submit_appeal
+from centre.ledger.entries import (
+    DEADLINE_CHOICES, DEADLINE_DAYS_ENV, STATUSES, LedgerError, close, ledger_entry, read_ledger,
     record_callback, rectify, sync_ledger,
 )
-from centre.ledger_appeals import DECISIONS, review_appeal, submit_appeal
-from centre.months import centre_time_zone
+
+REFUSALS = (LedgerError, CalendarError)
 
 
 def _now() -> datetime:
@@ -74,17 +76,8 @@ def register(subcommands) -> None:
     holiday_list.set_defaults(run=run_holidays_list)
 
 
-def _print(document) -> None:
-    print(json.dumps(document, ensure_ascii=False, indent=2))
-
-
 def _in_transaction(args, work):
-    with open_database(args) as db:
-        try:
-            with db.transaction() as session:
-                return work(session)
-        except (LedgerError, CalendarError) as exc:
-            raise CommandError(str(exc)) from exc
+    return in_transaction(args, work, refusals=REFUSALS)
 
 
 def run_sync(args: argparse.Namespace) -> int:
@@ -97,18 +90,14 @@ def run_list(args: argparse.Namespace) -> int:
     bounds = None
     if args.month:
         bounds = parse_month(args.month).utc_bounds(centre_time_zone(args.time_zone))
-
-    def work(session):
-        sync_ledger(session, _now())
-        return ledger_listing(session, _now(), status=args.status, month_bounds=bounds,
-                              zone_name=args.time_zone)
-
-    _print({"entries": _in_transaction(args, work)})
+    entries = _in_transaction(args, lambda session: read_ledger(
+        session, _now(), status=args.status, month_bounds=bounds, zone_name=args.time_zone))
+    print_json({"entries": entries})
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    _print(_in_transaction(args, lambda session: ledger_entry(session, args.entry_id, _now(), args.time_zone)))
+    print_json(_in_transaction(args, lambda session: ledger_entry(session, args.entry_id, _now(), args.time_zone)))
     return 0
 
 
@@ -122,7 +111,7 @@ def run_change(args: argparse.Namespace) -> int:
             close(session, args.entry_id, args.by, _now(), args.note)
         return ledger_entry(session, args.entry_id, _now())
 
-    _print(_in_transaction(args, work))
+    print_json(_in_transaction(args, work))
     return 0
 
 
@@ -151,5 +140,5 @@ def run_holidays_load(args: argparse.Namespace) -> int:
 
 
 def run_holidays_list(args: argparse.Namespace) -> int:
-    _print({"days": _in_transaction(args, calendar_listing)})
+    print_json({"days": _in_transaction(args, calendar_listing)})
     return 0

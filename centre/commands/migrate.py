@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 from centre.commands.common import database_options
-from centre.db import Database, display_url, resolve_db_url
-from centre.migrate import upgrade_to_head
+from centre.storage.db import Database, display_url, resolve_db_url
+from centre.storage.migrate import upgrade_to_head
 
 
 def register(subcommands) -> None:

@@ -5,24 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from centre.callbacks import callback_list
-from centre.commands.common import CommandError, database_options, open_database
-from centre.months import TIME_ZONE_ENV, Month, MonthError
-from centre.report_formats import FORMATS, render_report
-from centre.report_source import monthly_report
-
-
-def time_zone_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time-zone", metavar="ZONE",
-                        help=f"the centre's time zone for months and deadlines (default: ${TIME_ZONE_ENV}, "
-                             "else Asia/Shanghai)")
-
-
-def parse_month(text: str) -> Month:
-    try:
-        return Month.parse(text)
-    except MonthError as exc:
-        raise CommandError(str(exc)) from exc
+from centre.commands.common import (
+    CommandError, database_options, in_transaction, parse_month, time_zone_option,
+)
+from centre.dates.months import MonthError
+from centre.reports.formats import FORMATS, render_report
+from centre.reports.source import report_and_callbacks
 
 
 def register(subcommands) -> None:
@@ -44,13 +32,8 @@ def run(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
     if args.format == "xlsx" and args.out is None:
         raise CommandError("an xlsx report is written to a file: give --out FILE")
-    with open_database(args) as db:
-        with db.transaction() as session:
-            try:
-                report = monthly_report(session, month, args.by, args.time_zone)
-            except MonthError as exc:
-                raise CommandError(str(exc)) from exc
-            callbacks = callback_list(session, month)
+    report, callbacks = in_transaction(args, lambda session: report_and_callbacks(
+        session, month, args.by, args.time_zone), refusals=(MonthError,))
     body = render_report(report, args.format, callbacks)
     if args.out is None:
         sys.stdout.write(body.decode("utf-8"))

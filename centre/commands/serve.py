@@ -7,7 +7,7 @@ import logging
 import os
 
 from centre.commands.common import CommandError, database_options
-from centre.db import DB_ENV, display_url, resolve_db_url
+from centre.storage.db import DB_ENV, display_url, resolve_db_url
 
 ADMIN_TOKEN_ENV = "CENTRE_ADMIN_TOKEN"
 DEFAULT_LISTEN = "127.0.0.1:8800"

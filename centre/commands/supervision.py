@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timezone
 
-from centre.commands.common import CommandError, database_options, open_database
-from centre.commands.report import parse_month
-from centre.supervision import SupervisionError, set_supervision, supervision_entries
+from centre.commands.common import database_options, in_transaction, parse_month
+from centre.reports.supervision import SupervisionError, set_supervision, supervision_entries
 
 
 def register(subcommands) -> None:
@@ -28,23 +27,16 @@ def register(subcommands) -> None:
 
 def run_set(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
-    with open_database(args) as db:
-        try:
-            with db.transaction() as session:
-                set_supervision(session, month, args.counter, args.score, args.by,
-                                datetime.now(timezone.utc), args.note)
-        except SupervisionError as exc:
-            raise CommandError(str(exc)) from exc
+    in_transaction(args, lambda session: set_supervision(
+        session, month, args.counter, args.score, args.by, datetime.now(timezone.utc), args.note),
+        refusals=(SupervisionError,))
     print(f"supervision {month} window {args.counter}: {args.score:g} (by {args.by})")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
-    with open_database(args) as db:
-        with db.transaction() as session:
-            entries = supervision_entries(session, month)
-    for entry in entries:
+    for entry in in_transaction(args, lambda session: supervision_entries(session, month)):
         mark = "*" if entry["current"] else " "
         print(f"{mark} {entry['counter_id']:>6}  {entry['score']:6.2f}  {entry['entered_by']}  "
               f"{entry['entered_at']}  {entry['note'] or ''}".rstrip())

@@ -5,10 +5,10 @@ import argparse
 import re
 from datetime import datetime, timezone
 
-from centre.commands.common import CommandError, database_options, open_database
-from centre.enrolment import ROLES, UnitError, add_unit
-from centre.fleet import fleet_health, revoke_unit
-from centre.schemas import IDENTIFIER_PATTERN
+from centre.commands.common import CommandError, database_options, in_transaction
+from centre.units.enrolment import ROLES, UnitError, add_unit
+from centre.units.fleet import fleet_health, revoke_unit
+from centre.units.schemas import IDENTIFIER_PATTERN
 
 
 def register(subcommands) -> None:
@@ -34,13 +34,8 @@ def register(subcommands) -> None:
 def run_add(args: argparse.Namespace) -> int:
     if len(args.unit_id) > 64 or not re.match(IDENTIFIER_PATTERN, args.unit_id):
         raise CommandError("a unit id is 1-64 letters, digits and . _ : - (e.g. counter-03)")
-    with open_database(args) as db:
-        try:
-            with db.transaction() as session:
-                issued = add_unit(session, args.unit_id, args.role, args.counter,
-                                  datetime.now(timezone.utc))
-        except UnitError as exc:
-            raise CommandError(str(exc)) from exc
+    issued = in_transaction(args, lambda session: add_unit(
+        session, args.unit_id, args.role, args.counter, datetime.now(timezone.utc)), refusals=(UnitError,))
     print(f"unit: {issued.unit_id}")
     print(f"token: {issued.token}")
     print(f"expires: {issued.expires_at.astimezone().isoformat(timespec='seconds')}")
@@ -50,9 +45,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with open_database(args) as db:
-        with db.transaction() as session:
-            units = fleet_health(session)
+    units = in_transaction(args, fleet_health)
     columns = ("unit_id", "role", "counter_id", "state", "last_seen", "acked_through", "backlog",
                "paper", "clock_offset_ms", "version", "stream_stopped_reason")
     rows = [[_state(u) if c == "state" else ("" if u[c] is None else str(u[c])) for c in columns]
@@ -70,11 +63,7 @@ def _state(unit: dict) -> str:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    with open_database(args) as db:
-        try:
-            with db.transaction() as session:
-                changed = revoke_unit(session, args.unit_id, datetime.now(timezone.utc))
-        except UnitError as exc:
-            raise CommandError(str(exc)) from exc
+    changed = in_transaction(args, lambda session: revoke_unit(
+        session, args.unit_id, datetime.now(timezone.utc)), refusals=(UnitError,))
     print(f"revoked {args.unit_id}" if changed else f"{args.unit_id} was already revoked")
     return 0

@@ -6,8 +6,8 @@ import getpass
 import sys
 from datetime import datetime, timezone
 
-from centre.accounts import ROLES, AccountError, add_user, list_users
-from centre.commands.common import CommandError, database_options, open_database
+from centre.commands.common import CommandError, database_options, in_transaction
+from centre.dashboard.accounts import ROLES, AccountError, add_user, list_users
 
 
 def register(subcommands) -> None:
@@ -34,20 +34,13 @@ def read_password(from_stdin: bool) -> str:
 
 def run_add(args: argparse.Namespace) -> int:
     password = read_password(args.password_stdin)
-    with open_database(args) as db:
-        try:
-            with db.transaction() as session:
-                user = add_user(session, args.name, args.role, password, datetime.now(timezone.utc))
-                name, role = user.name, user.role
-        except AccountError as exc:
-            raise CommandError(str(exc)) from exc
-    print(f"user {name} added ({role})")
+    user = in_transaction(args, lambda session: add_user(
+        session, args.name, args.role, password, datetime.now(timezone.utc)), refusals=(AccountError,))
+    print(f"user {user.name} added ({user.role})")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with open_database(args) as db:
-        with db.transaction() as session:
-            for user in list_users(session):
-                print(f"{user.name}\t{user.role}\t{user.created_at.isoformat()}")
+    for user in in_transaction(args, list_users):
+        print(f"{user.name}\t{user.role}\t{user.created_at.isoformat()}")
     return 0

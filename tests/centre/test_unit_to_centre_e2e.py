@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from tests.centre.centre_process import CentreProcess, add_unit
+from tests.support.centre.process import CentreProcess, add_unit
 from tests.support.sim_unit import SimUnit, wait_until
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.centre.conftest import db_url  # noqa: F401  (a fixture, used by name)
+from tests.support.centre.fixtures import db_url  # noqa: F401  (a fixture, used by name)
 
 SEED_ENV = "FAULT_SEED"
 

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import requests
 
-from tests.centre.centre_process import CentreProcess
+from tests.support.centre.process import CentreProcess
 from tests.fault.harness import (UNIT_ENV, centre_events, centre_streams, compare_exactly_once, drain,
                                  provision_sim_unit, restart_centre, start_centre)
 from tests.support.sim_unit import SimUnit

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from protocol.chain import ChainError, verify_chain
-from tests.centre.centre_process import CentreProcess, add_unit
+from tests.support.centre.process import CentreProcess, add_unit
 from tests.support.sim_unit import SimUnit
 
 ADMIN_TOKEN = "fault-admin"

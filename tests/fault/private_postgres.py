@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.centre.centre_testkit import free_port
+from tests.support.centre.testkit import free_port
 
 SERVER_USER = "postgres"
 COMMAND_TIMEOUT_S = 120

@@ -15,11 +15,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from centre.accounts import add_user, session_user, start_session
-from centre.dashboard_web import SESSION_COOKIE
+from centre.dashboard.accounts import add_user, session_user, start_session
+from centre.dashboard.session import SESSION_COOKIE
 from kiosk.api.server import create_api
 from kiosk.api.openapi import OPENAPI_PATH, build_document, openapi_path
-from tests.centre.centre_testkit import ADMIN_TOKEN, LiveCentre, serve_in_thread
+from tests.support.centre.testkit import ADMIN_TOKEN, LiveCentre, serve_in_thread
 from tests.fault.api_fuzz import Fixed, FuzzTally, error_shape_problem, fuzz_api
 from tests.fault.results import record
 from tests.support.sim_unit import SimUnit

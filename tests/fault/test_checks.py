@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.centre.centre_testkit import SimulatedUnit, seal
+from tests.support.centre.testkit import SimulatedUnit, seal
 from tests.fault.crash import Acknowledged
 from tests.fault.harness import compare_exactly_once
 

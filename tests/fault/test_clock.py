@@ -11,8 +11,8 @@ from kiosk.devices import open_devices
 from kiosk.clock import rfc3339
 from kiosk.config import builtin_sim_settings
 from protocol.chain import verify_chain
-from tests.centre.centre_testkit import now_utc
-from tests.centre.conftest import centre  # noqa: F401  (a fixture, used by name)
+from tests.support.centre.testkit import now_utc
+from tests.support.centre.fixtures import centre, served_centre  # noqa: F401  (fixtures, used by name)
 from tests.fault.results import record
 
 HOUR = timedelta(hours=1)

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from centre.batches import parse_batch, verify_batch
-from centre.errors import ApiError
+from centre.units.batches import parse_batch, verify_batch
+from centre.web.errors import ApiError
 from kiosk.config import ConfigError, load_settings, settings_from_mapping
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
 from protocol.chain import canonical_bytes
-from tests.centre.centre_testkit import SimulatedUnit
+from tests.support.centre.testkit import SimulatedUnit
 from tests.support.escpos_decoder import Cut, decode
 from tests.fault.results import record
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from centre.fleet import revoke_unit
-from centre.ratelimit import DEFAULT_MAX_FAILURES, DEFAULT_WINDOW_S, FailureLimiter
-from tests.centre.centre_testkit import ADMIN_TOKEN, now_utc, serve_in_thread
+from centre.units.fleet import revoke_unit
+from centre.web.ratelimit import DEFAULT_MAX_FAILURES, DEFAULT_WINDOW_S, FailureLimiter
+from tests.support.centre.testkit import ADMIN_TOKEN, now_utc, serve_in_thread
 from tests.fault.results import record
 
 
@@ -129,7 +129,7 @@ def test_the_compare_is_constant_time_by_construction():
     # Behaviour is tested above; this pins the implementation the promise rests on.
     import inspect
 
-    from centre import auth, tokens
+    from centre.web import auth, tokens
     assert "hmac.compare_digest" in inspect.getsource(tokens.same_secret)
     assert "same_secret(" in inspect.getsource(auth.authenticate_unit)
     assert "same_secret(" in inspect.getsource(auth.is_admin)
@@ -173,7 +173,7 @@ def test_no_secret_appears_in_any_log_of_a_unit_syncing_to_a_centre(tmp_path, re
 
     from sync.provision import load_provisioning
     from tests.fault.harness import drain, kiosk_command, start_centre
-    from tests.centre.centre_process import add_unit
+    from tests.support.centre.process import add_unit
     from tests.support.sim_unit import SimUnit
 
     db_url = f"sqlite:///{tmp_path / 'centre.db'}"

@@ -1,0 +1,49 @@
+"""Pulling a month's report rows out of the database and handing them to centre.reports.scoring."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from centre.dates.months import Month, centre_time_zone
+from centre.ledger.appeals import upheld_transaction_ids
+from centre.reports.callbacks import callback_list
+from centre.reports.scoring import REPORT_EVENT_TYPES, ActivityRow, MonthlyReport, build_report
+from centre.reports.supervision import supervision_scores
+from centre.storage.models import Event
+
+def month_activity(session: Session, month: Month, zone_name: str | None = None) -> list[ActivityRow]:
+    """Every completed, rated, missed and misuse event whose wall time falls in the month."""
+    start, end = month.utc_bounds(centre_time_zone(zone_name))
+    result = session.execute(
+        select(Event.type, Event.counter_id, Event.staff_id, Event.transaction_id, Event.level,
+               Event.wall_time_utc)
+        .where(Event.type.in_(REPORT_EVENT_TYPES), Event.wall_time_utc >= start, Event.wall_time_utc < end)
+    )
+    return [ActivityRow(*row) for row in result]
+
+
+def excluded_transactions(session: Session) -> frozenset[str]:
+    """Transactions whose rating was taken out of scoring by an upheld appeal."""
+    return upheld_transaction_ids(session)
+
+
+def monthly_report(session: Session, month: Month, by: str = "counter",
+                   zone_name: str | None = None) -> MonthlyReport:
+    """The month's report, with last month built the same way for 约谈 and month-on-month change."""
+    zone = centre_time_zone(zone_name)
+    excluded = excluded_transactions(session)
+
+    def build(which: Month, previous: MonthlyReport | None) -> MonthlyReport:
+        return build_report(str(which), month_activity(session, which, zone.key), by=by,
+                            supervision=supervision_scores(session, which),
+                            excluded_transactions=excluded, previous=previous, time_zone=zone.key)
+
+    return build(month, build(month.previous(), None))
+
+
+def report_and_callbacks(session: Session, month: Month, by: str = "counter", zone_name: str | None = None
+                         ) -> tuple[MonthlyReport, dict[str, Any] | None]:
+    """The month's report and its callback list (None until drawn): what every format carries."""
+    return monthly_report(session, month, by, zone_name), callback_list(session, month)
