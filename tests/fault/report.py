@@ -155,7 +155,7 @@ EXPLANATIONS = [
     "  nothing stored; the unit API listens on 127.0.0.1 by default and a running unit listens",
     "  nowhere else; no unit token, enrolment token or private key appears in any output of a unit",
     "  provisioned (with -v) and syncing to a centre, or of that centre. Forged and altered batches,",
-    "  another unit's stream, revocation (tests/centre/test_centre_upload.py) and 0600 secrets",
+    "  another unit's stream, revocation (tests/centre/units/test_upload.py) and 0600 secrets",
     "  (tests/sync/test_provision.py) are tested where they were built.",
 ]
 
