@@ -2,6 +2,7 @@
 body or a query parameter. Every refusal here is a `Refused` with the API's code."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Literal
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from kiosk.refusals import Refused
 
 MAX_BODY_BYTES = 64 * 1024
+BODY_TIMEOUT_S = 10.0
 
 
 class Body(BaseModel):
@@ -47,6 +49,13 @@ class TransferBody(ActBody):
         if (self.to_counter is None) == (self.to_category is None):
             raise ValueError("give exactly one of to_counter and to_category")
         return self
+
+
+class CounterStateBody(Body):
+    # A counter calling through the hall's queue host says whether it is closed for the day.
+    counter_id: str = Field(..., min_length=1, max_length=16)
+    closed: bool
+    staff_id: str | None = Field(None, min_length=1, max_length=32)
 
 
 class TicketBody(Body):
@@ -91,11 +100,16 @@ async def read_bounded(request: Request) -> bytes:
     if declared.isascii() and declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
         raise _too_large()
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
+    try:
+        # A body trickled a byte at a time would hold the connection (and its handler) forever.
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise _too_large()
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused("request_timeout", f"request body not received within {BODY_TIMEOUT_S:.0f} s") from None
     return b"".join(chunks)
 
 

@@ -23,15 +23,18 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_item": 404,
     "unknown_ticket": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "too_large": 413,
     "invalid": 422,
     "unknown_staff": 422,
     "unknown_category": 422,
     "unknown_counter": 422,
+    "rate_limited": 429,
     # the counter's or the queue's state
     "not_signed_in": 409,
     "paused": 409,
     "queue_empty": 409,
+    "queue_closed": 409,
     "nothing_serving": 409,
     "not_queue_host": 409,
     "not_provisioned": 409,
@@ -50,7 +53,7 @@ STATUS_BY_CODE: dict[str, int] = {
 
 # Refusals answered before the request's body was read to its end: the connection closes after
 # the answer, so the server does not go on reading (and discarding) the rest.
-CLOSES_CONNECTION = frozenset({"too_large"})
+CLOSES_CONNECTION = frozenset({"too_large", "request_timeout"})
 
 
 def status_for(code: str) -> int:

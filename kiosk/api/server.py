@@ -17,19 +17,27 @@ from kiosk.api.openapi import OPENAPI_PATH, build_document
 from kiosk.api.queue import queue_routes
 from kiosk.api.routes import ApiRoute, Handler
 from kiosk.api.sim import sim_routes
+from kiosk.api.token_limit import BadTokenLimit
 from kiosk.api.unit import unit_routes
 from kiosk.app import KioskApp
 from kiosk.refusals import Refused
 
 
-def create_api(app: KioskApp) -> Starlette:
+def create_api(app: KioskApp, token_limit: BadTokenLimit | None = None) -> Starlette:
     token = app.settings.api.token.encode("utf-8")
+    limit = token_limit or BadTokenLimit()
 
     def guarded(handler: Handler, *, public: bool) -> Handler:
         async def endpoint(request: Request) -> Response:
             if not public:
+                address = request.client.host if request.client else "unknown"
+                wait_s = limit.retry_after_s(address)
+                if wait_s is not None:
+                    return error_response("rate_limited", f"too many wrong tokens from this address; "
+                                          f"retry after {wait_s} s", headers={"Retry-After": str(wait_s)})
                 scheme, _, given = request.headers.get("authorization", "").partition(" ")
                 if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8"), token):
+                    limit.failed(address)
                     return error_response("unauthorized", "a valid Bearer token is required")
             try:
                 return await handler(request)

@@ -19,6 +19,7 @@ from sync.files import remove_durably, write_atomic
 
 from kiosk.events import Holder, StoreBusy, store_holder
 from kiosk.paths import api_url_file, events_db, voice_dir
+from kiosk.service.http_limits import bounded_http_protocol
 from kiosk.service.sync_link import SyncLink
 from kiosk.service.systemd import Notifier
 from kiosk.tasks import cancel_all
@@ -26,6 +27,8 @@ from kiosk.tasks import cancel_all
 log = logging.getLogger(__name__)
 
 URL_RETRY_S = 5.0
+KEEP_ALIVE_S = 5               # uvicorn's default, said here: idle connections close after it
+MAX_HEAD_BYTES = 16 * 1024     # a request line and headers larger than this are refused (h11)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -123,6 +126,17 @@ async def assemble(settings: Settings, *, sim: bool) -> tuple[KioskApp, SyncLink
     return app, sync, create_api(app)
 
 
+def api_server_config(api: Starlette) -> uvicorn.Config:
+    """uvicorn for the local API, bounded (kiosk.service.http_limits): h11 on every machine (a Pi
+    has no httptools), so its head-size limit holds everywhere; idle connections closed after
+    KEEP_ALIVE_S; a request head due within its deadline; connections capped per address. Not
+    uvicorn's limit_concurrency: it answers each request over it 503 and lets its connection
+    stay, while a slow client never gets as far as a request; the cap closes excess connections."""
+    return uvicorn.Config(api, log_level="warning", lifespan="off", access_log=False,
+                          http=bounded_http_protocol(), timeout_keep_alive=KEEP_ALIVE_S,
+                          h11_max_incomplete_event_size=MAX_HEAD_BYTES)
+
+
 async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
     loop = asyncio.get_running_loop()
     refuse_a_state_dir_in_use(settings)
@@ -135,7 +149,7 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
     except BaseException:
         sock.close()
         raise
-    server = _EmbeddedServer(uvicorn.Config(api, log_level="warning", lifespan="off", access_log=False))
+    server = _EmbeddedServer(api_server_config(api))
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
