@@ -21,7 +21,10 @@ Model = TypeVar("Model", bound=BaseModel)
 class BodySizeLimit:
     """ASGI middleware: answer 413 to a body over `max_bytes` before the app sees any of it.
 
-    The body is read here in full (FastAPI would buffer it anyway) and replayed to the app.
+    A declared Content-Length over the limit is refused before a byte of the body is read; a
+    chunked body is read only up to the limit. The 413 closes the connection: otherwise the server
+    would go on reading (and discarding) the rest of a body of any size. A body under the limit is
+    read here in full (FastAPI would buffer it anyway) and replayed to the app.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
@@ -64,7 +67,8 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, "too_large",
-                                  f"the request body is larger than {self.max_bytes} bytes")
+                                  f"the request body is larger than {self.max_bytes} bytes",
+                                  headers={"Connection": "close"})
         await response(scope, receive, send)
 
 

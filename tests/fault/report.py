@@ -157,6 +157,10 @@ EXPLANATIONS = [
     "  provisioned (with -v) and syncing to a centre, or of that centre. Forged and altered batches,",
     "  another unit's stream, revocation (tests/centre/units/test_upload.py) and 0600 secrets",
     "  (tests/sync/test_provision.py) are tested where they were built.",
+    "- `test_centre_bodies.py`: a real `centre serve` is sent a 300 MB chunked body without",
+    "  Content-Length and a Content-Length of 1 GB without a body: both are 413 too_large once the",
+    "  4 MiB limit is reached, the 413 closes the connection (the centre stops reading), and the",
+    "  centre's RSS grows less than 5 MB (its peak by no more than the limit and 1 MiB).",
 ]
 
 
