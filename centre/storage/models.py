@@ -58,9 +58,12 @@ class Unit(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The stream the unit last uploaded to (or sent a heartbeat for).
     current_stream_id: Mapped[str | None] = mapped_column(String(64))
-    # The latest refused batch (409 conflict / 422) that no new stream has superseded yet.
+    # The latest refused batch (409 conflict / 422), until a batch of events is accepted after it.
     stream_stopped_reason: Mapped[str | None] = mapped_column(Text)
     stream_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest refused batch whatever came after: the record, never cleared.
+    last_refusal: Mapped[str | None] = mapped_column(Text)
+    last_refusal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Health, from the unit's last accepted upload or heartbeat.
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
@@ -93,8 +96,12 @@ class Stream(Base):
     head_hash: Mapped[str] = mapped_column(String(64), default="")
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The stream's latest refused batch, until one of its batches is accepted after it …
     stopped_reason: Mapped[str | None] = mapped_column(Text)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # … and the same refusal kept as the record.
+    last_refusal: Mapped[str | None] = mapped_column(Text)
+    last_refusal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

@@ -53,6 +53,8 @@ def fleet_health(session: Session) -> list[dict[str, Any]]:
             "stream_stopped": unit.stream_stopped_reason is not None,
             "stream_stopped_reason": unit.stream_stopped_reason,
             "stream_stopped_at": iso(unit.stream_stopped_at),
+            "last_refusal": unit.last_refusal,
+            "last_refusal_at": iso(unit.last_refusal_at),
         }
         for unit, stream in rows
     ]
@@ -80,6 +82,8 @@ def unit_streams(session: Session, unit_id: str) -> list[dict[str, Any]]:
             "stopped": stream.stopped_reason is not None,
             "stopped_reason": stream.stopped_reason,
             "stopped_at": iso(stream.stopped_at),
+            "last_refusal": stream.last_refusal,
+            "last_refusal_at": iso(stream.last_refusal_at),
         }
         for stream in streams
     ]

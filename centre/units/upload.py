@@ -75,10 +75,8 @@ _UPDATE_STREAM = _STREAMS.update().where(_STREAMS.c.stream_id == bindparam("key_
 _UPDATE_UNIT = _UNITS.update().where(_UNITS.c.unit_id == bindparam("key_unit_id"))
 
 
-def _lock_stream(connection: Connection, unit_id: str, stream_id: str, now: datetime
-                 ) -> tuple[Row, bool]:
+def _lock_stream(connection: Connection, unit_id: str, stream_id: str, now: datetime) -> Row:
     """The stream's row (acked_through, head_hash), locked for this transaction, made if new.
-    Also: was it new?
 
     The row is looked up first, because it almost always exists: one round trip instead of an
     insert that does nothing and then the lookup. Two first batches of a new stream at once both
@@ -86,26 +84,23 @@ def _lock_stream(connection: Connection, unit_id: str, stream_id: str, now: date
     one's transaction and then leave the row alone, and its second lookup sees the committed row.
     """
     stream = connection.execute(_LOCK_STREAM, {"stream_id": stream_id}).first()
-    created = False
     if stream is None:
         dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        created = connection.execute(
+        connection.execute(
             dialect_insert(_STREAMS)
             .values(stream_id=stream_id, unit_id=unit_id, acked_through=0, head_hash="",
                     first_seen=now, last_seen=now)
-            .on_conflict_do_nothing(index_elements=[_STREAMS.c.stream_id])
-            .returning(_STREAMS.c.stream_id)
-        ).first() is not None
+            .on_conflict_do_nothing(index_elements=[_STREAMS.c.stream_id]))
         stream = connection.execute(_LOCK_STREAM, {"stream_id": stream_id}).one()
     if stream.unit_id != unit_id:
         raise ApiError(403, "forbidden", f"stream {stream_id} belongs to another unit")
-    return stream, created
+    return stream
 
 
 def _store(connection: Connection, unit_id: str, batch: IncomingBatch, now: datetime) -> UploadResult:
     if batch.is_heartbeat:
         return _heartbeat(connection, unit_id, batch, now)
-    stream, created = _lock_stream(connection, unit_id, batch.stream_id, now)
+    stream = _lock_stream(connection, unit_id, batch.stream_id, now)
     acked = stream.acked_through
     held = [event for event in batch.events if event["seq"] <= acked]
     if held:
@@ -120,7 +115,9 @@ def _store(connection: Connection, unit_id: str, batch: IncomingBatch, now: date
                                "centre already holds at that seq")
     new_events = len(held)
     fresh = batch.events[new_events:]
-    stream_changes: dict[str, object] = {"last_seen": now}
+    # An accepted batch shows the stream flows again: it ends a stop an earlier refusal marked
+    # (the refusal itself stays in last_refusal).
+    stream_changes: dict[str, object] = {"last_seen": now, "stopped_reason": None, "stopped_at": None}
     if fresh:
         first = fresh[0]
         if first["seq"] != acked + 1:
@@ -133,10 +130,12 @@ def _store(connection: Connection, unit_id: str, batch: IncomingBatch, now: date
         acked = fresh[-1]["seq"]
         stream_changes.update(acked_through=acked, head_hash=fresh[-1]["hash"])
     connection.execute(_UPDATE_STREAM, {"key_stream_id": batch.stream_id, **stream_changes})
-    unit_changes = {"current_stream_id": batch.stream_id, **_health_columns(batch, now)}
-    if created:
-        # A new stream (the unit's database was made afresh) supersedes the refusal of an old one.
-        unit_changes.update(stream_stopped_reason=None, stream_stopped_at=None)
+    # The health the unit sent describes it before this batch: what is left to send is its
+    # backlog less what the centre now holds (the unit's backlog starts at this batch's first seq).
+    left = None if batch.health is None or batch.health.backlog is None else max(
+        0, batch.events[0]["seq"] - 1 + batch.health.backlog - acked)
+    unit_changes = {"current_stream_id": batch.stream_id, "stream_stopped_reason": None,
+                    "stream_stopped_at": None, **_health_columns(batch, now, backlog=left)}
     connection.execute(_UPDATE_UNIT, {"key_unit_id": unit_id, **unit_changes})
     return UploadResult(acked_through=acked, stored=len(fresh), duplicates=len(held))
 
@@ -164,16 +163,17 @@ def _heartbeat(connection: Connection, unit_id: str, batch: IncomingBatch, now: 
                         duplicates=0)
 
 
-def _health_columns(batch: IncomingBatch, now: datetime) -> dict[str, object]:
+def _health_columns(batch: IncomingBatch, now: datetime, backlog: int | None = None) -> dict[str, object]:
     """The unit's columns an accepted upload or heartbeat sets: last seen, clock offset and, when
-    the unit sent them, its health figures."""
+    the unit sent them, its health figures (`backlog`: the one to record, when not as sent)."""
     columns: dict[str, object] = {
         "last_seen": now, "clock_offset_ms": round((now - batch.sent_at).total_seconds() * 1000)}
     health = batch.health
     if health is None:
         return columns
     columns.update(
-        health_json=batch.health_json, backlog=health.backlog, paper=health.paper,
+        health_json=batch.health_json, backlog=health.backlog if backlog is None else backlog,
+        paper=health.paper,
         version=health.version,
         disk_free_mb=None if health.disk_free_mb is None else int(health.disk_free_mb),
         uptime_s=None if health.uptime_s is None else int(health.uptime_s))
@@ -182,16 +182,18 @@ def _health_columns(batch: IncomingBatch, now: datetime) -> dict[str, object]:
 
 def _record_stop(session: Session, unit_id: str, stream_id: str | None, refusal: ApiError,
                  now: datetime) -> None:
-    """Show in fleet health that the unit's stream was refused and why; no event is stored."""
+    """Show in fleet health that the unit's stream was refused and why (stopped until a batch is
+    accepted after it; kept as last_refusal for good); no event is stored."""
     reason = f"{refusal.code}: {refusal.message}"
     if stream_id is not None:
         stream = session.scalars(select(Stream).where(Stream.stream_id == stream_id,
                                                       Stream.unit_id == unit_id).with_for_update()
                                  ).one_or_none()
         if stream is not None:
-            stream.stopped_reason = reason
-            stream.stopped_at = now
+            stream.stopped_reason = stream.last_refusal = reason
+            stream.stopped_at = stream.last_refusal_at = now
     unit = session.get(Unit, unit_id)
-    unit.stream_stopped_reason = reason if stream_id is None else f"stream {stream_id}: {reason}"
-    unit.stream_stopped_at = now
+    unit.stream_stopped_reason = unit.last_refusal = (
+        reason if stream_id is None else f"stream {stream_id}: {reason}")
+    unit.stream_stopped_at = unit.last_refusal_at = now
     unit.last_seen = now

@@ -22,7 +22,8 @@ from sqlalchemy import func, select, text
 from centre.app import create_app
 from centre.cli import main
 from centre.storage.db import Database
-from centre.storage.models import Base, Event
+from centre.dashboard.accounts import add_user
+from centre.storage.models import Base, DashboardUser, Event
 from centre.units.enrolment import add_unit
 from protocol.chain import event_hash
 from protocol.signing import generate_private_key, public_key_b64, sign_head
@@ -141,6 +142,22 @@ class LiveCentre:
         response = self.client.get("/api/v1/units", headers=self.admin())
         response.raise_for_status()
         return next(u for u in response.json()["units"] if u["unit_id"] == unit_id)
+
+    def dashboard_page(self, path: str, user: str = "主管", password: str = "dashboard-pass-1") -> str:
+        """A dashboard page as a logged-in manager sees it (the account is made on first use)."""
+        page = self.client.get(path, follow_redirects=False)
+        if page.status_code == 200:
+            return page.text
+        with self.db.transaction() as session:
+            if session.scalar(select(DashboardUser.id).where(DashboardUser.name == user)) is None:
+                add_user(session, user, "manager", password, now_utc())
+        form = self.client.get("/dashboard/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        answer = self.client.post("/dashboard/login", data={"name": user, "password": password,
+                                                            "csrf_token": csrf, "next": path},
+                                  follow_redirects=True)
+        assert answer.status_code == 200, answer.text
+        return answer.text
 
     def issue_token(self, unit_id: str, *, role: str = "counter", counter: str | None = "3",
                     now: datetime | None = None) -> str:
