@@ -110,6 +110,14 @@ class ApiSettings(_Section):
         return listen
 
 
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 class QueueCategory(_Section):
     letter: str = Field(..., pattern=r"^[A-Z]$")
     name: str = Field(..., min_length=1, max_length=8)
@@ -134,7 +142,11 @@ class QueueSettings(_Section):
     # After this many priority calls in a row at a counter, one waiting regular ticket is called
     # there; 0: priority tickets always first.
     priority_interleave: int = Field(0, ge=0, le=50)
-    reset_time: str = Field("00:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # numbering restarts
+    reset_time: str = Field("00:00", pattern=_HHMM)  # numbering restarts
+    # The hall's closing time (its time zone): from then until the next reset the dispenser says
+    # 今日已停止取号 and issues nothing. Unset: it stops only when no counter of a category is open
+    # (each closed with 暂停服务 · 结束营业).
+    closing_time: str | None = Field(None, pattern=_HHMM)
     no_show_after_recalls: int = Field(2, ge=0, le=10)
     lockout_s: float = Field(3.0, ge=0, le=60)
     surge_wait_min: float = Field(30.0, gt=0, le=24 * 60)
@@ -165,10 +177,20 @@ class QueueSettings(_Section):
                                  f"({', '.join(sorted(known))}); got {', '.join(letters) or 'none'}")
         return self
 
+    @model_validator(mode="after")
+    def _closing_is_not_the_reset(self) -> "QueueSettings":
+        if self.closing_time is not None and self.closing_time == self.reset_time:
+            raise ValueError("closing_time must differ from reset_time (the day starts again at "
+                             "reset_time; leave closing_time out for no closing time)")
+        return self
+
     @property
     def reset_minutes(self) -> int:
-        hours, minutes = self.reset_time.split(":")
-        return int(hours) * 60 + int(minutes)
+        return _minutes(self.reset_time)
+
+    @property
+    def closing_minutes(self) -> int | None:
+        return None if self.closing_time is None else _minutes(self.closing_time)
 
 
 def escpos_profiles() -> set[str]:

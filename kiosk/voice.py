@@ -49,6 +49,8 @@ PHRASES: dict[str, str] = {
     "ticket_none_ahead": "前面无人等候",
     "ticket_take": "请取走号票，留意叫号",
     "ticket_unavailable": "暂时无法取号，请联系工作人员",
+    "queue_closed": "今日已停止取号",
+    "queue_closed_category": "此项业务今日已停止取号，请选择其他业务",
     # Ticket and counter numbers are read digit by digit, ticket categories letter by letter; a
     # number of people as a quantity, with these place values after the digits.
     "ten": "十",

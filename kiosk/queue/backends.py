@@ -1,7 +1,12 @@
 """Where a unit's queue is kept: here (`LocalQueue`, the hall's queue host: a dispenser or a `both`
 unit) or on the host, over the LAN (`RemoteQueue`, a counter unit with `queue.host_url`). Both
 answer the same questions — act for a counter, the snapshot, which ticket a counter serves, health —
-so the rest of the unit never asks which one it has."""
+so the rest of the unit never asks which one it has.
+
+The host's dispenser stops a category when no counter of it is open, so a counter that calls
+through the host tells it whether it is closed for the day (paused for 结束营业) or open: when its
+pause changes, and whenever the host's snapshot does not show it as it is (the host restarted, a
+new day began, or the host was away when the counter paused)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +16,7 @@ from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from kiosk.decision import Decision
 from kiosk.queue.host_link import QueueHostClient, QueueHostUnreachable
-from kiosk.queue.machine import QUEUE_EVENT_TYPES, QueueMachine, QueueRules
+from kiosk.queue.machine import CLOSING, QUEUE_EVENT_TYPES, QueueMachine, QueueRules, business_day
 from kiosk.refusals import QueueRefused
 from kiosk.tasks import cancel_all
 from protocol.events import EventType
@@ -36,6 +41,7 @@ class EventLog(Protocol):
     """What a local queue reads of the unit's event store (kiosk.events.EventStore)."""
 
     async def read(self, after: int, limit: int, types: Any = None) -> list[dict[str, Any]]: ...
+    async def latest_seq(self, types: Any) -> int | None: ...
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
 
@@ -156,8 +162,10 @@ class RemoteQueue:
     is_host = False
 
     def __init__(self, client: QueueHostClient, rules: QueueRules, counter_id: str, poll_s: float,
-                 lock: asyncio.Lock, on_link_change: Callable[[], None]) -> None:
+                 lock: asyncio.Lock, on_link_change: Callable[[], None], wall_time: Callable[[], str]) -> None:
         self._client = client
+        self._rules = rules
+        self._wall_time = wall_time
         self._names = {c.letter: c.name for c in rules.categories}
         self._counter = counter_id
         self._poll_s = poll_s
@@ -168,12 +176,33 @@ class RemoteQueue:
         self._snapshot: dict[str, Any] | None = None
         self._serving: Served | None = None
         self._tasks: list[asyncio.Task] = []
+        self._closed_since: str | None = None    # wall time of this counter's 结束营业, until it resumes
+        self._pause_changed = asyncio.Event()
 
     async def replay(self, store: EventLog) -> None:
-        pass   # a counter that calls through the host records no ticket events
+        """A counter that calls through the host records no ticket events; what it tells the host
+        is its last pause or resume."""
+        seq = await store.latest_seq([EventType.COUNTER_PAUSED, EventType.COUNTER_RESUMED])
+        if seq:
+            self._note_pause((await store.read(seq - 1, 1))[0])
 
     def on_committed(self, events: list[dict[str, Any]]) -> None:
-        pass
+        for event in events:
+            if event["type"] in (EventType.COUNTER_PAUSED, EventType.COUNTER_RESUMED):
+                self._note_pause(event)
+                self._pause_changed.set()    # tell the host now, not at the next poll
+
+    def _note_pause(self, event: dict[str, Any]) -> None:
+        closing = event["type"] == EventType.COUNTER_PAUSED and event["data"].get("reason") == CLOSING
+        self._closed_since = event["wall_time"] if closing else None
+
+    def closed_today(self) -> bool:
+        """Paused for 结束营业 on this business day (yesterday's closing does not close today)."""
+        if self._closed_since is None:
+            return False
+        rules = self._rules
+        return (business_day(self._closed_since, rules.reset_minutes, rules.zone)
+                == business_day(self._wall_time(), rules.reset_minutes, rules.zone))
 
     async def after_commit(self, store: EventLog | None) -> None:
         pass
@@ -250,12 +279,30 @@ class RemoteQueue:
             category = (snapshot.get("serving_categories") or {}).get(self._counter, "")
             self._serving = self._served(number, category)
 
+    async def _tell_host_our_state(self, snapshot: dict[str, Any]) -> None:
+        counters = snapshot.get("counters")
+        if counters is None:   # a host from before counters told it their state
+            return
+        closed = self.closed_today()
+        if counters.get(self._counter) != ("closed" if closed else "open"):
+            await self._ask("POST", "/v1/queue/counter-state", {"counter_id": self._counter, "closed": closed})
+
     async def _watch(self) -> None:
+        """Poll the host every `poll_s`, and at once when this counter's pause changed. No
+        asyncio.wait_for (see the app's timer loop): the wait is an event and a timer."""
+        loop = asyncio.get_running_loop()
         while True:
+            self._pause_changed.clear()
             async with self._lock:
                 try:
-                    self._learn(await self._ask("GET", "/v1/queue"))
+                    snapshot = await self._ask("GET", "/v1/queue")
+                    self._learn(snapshot)
+                    await self._tell_host_our_state(snapshot)
                 except QueueRefused as refused:
                     log.debug("queue host poll: %s", refused)
             self._on_link_change()
-            await asyncio.sleep(self._poll_s)
+            alarm = loop.call_later(self._poll_s, self._pause_changed.set)
+            try:
+                await self._pause_changed.wait()
+            finally:
+                alarm.cancel()

@@ -43,9 +43,12 @@ class QueueHostClient:
             raise QueueHostUnreachable(f"queue host {self.base_url} refuses this unit's token "
                                        "(set queue.host_token to the host's api.token)")
         if response.status_code >= 400:
+            # The host's refusal, passed on as it is (queue_empty stays queue_empty).
             error = payload.get("error", {}) if isinstance(payload, dict) else {}
-            raise QueueRefused(response.status_code, str(error.get("code", "queue_host_error")),
-                               str(error.get("message", f"queue host answered {response.status_code}")))
+            error = error if isinstance(error, dict) else {}
+            raise QueueRefused(str(error.get("code", "queue_host_error")),
+                               str(error.get("message", f"queue host answered {response.status_code}")),
+                               host_status=response.status_code)
         if not isinstance(payload, dict):
             raise QueueHostUnreachable(f"queue host {self.base_url} answered something other than an object")
         return payload

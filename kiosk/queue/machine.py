@@ -14,6 +14,13 @@ Rules:
   to it), priority tickets (绿色通道) first unless `priority_interleave` priority calls in a row
   have been made there while regular tickets waited, then by place in line (issue order).
 - A transferred ticket keeps its number and its place in line.
+- The dispenser stops a category for the day when no counter that calls it is open: a counter is
+  closed for the day by 暂停服务 with reason `closing` (its own `counter.paused` on a `both` unit,
+  or `queue.counter_closed` recorded here for a counter calling through this host) until it
+  resumes; and every category stops at the hall's closing time. A stopped category issues
+  nothing (`ticket.refused`, no number used); what waits stays for the reset rules. Counters
+  that call every category are the ones the host knows today (its own, those that called, and
+  those that told it their state); with none known, nothing stops.
 - Service time is the gap between a call and the next call at the same counter, counted only
   when the citizen was served (not a no-show, not transferred away); the estimate is the rolling
   mean of the last `service_samples` such gaps. Gaps outside `min_service_s`…`max_service_s`
@@ -35,7 +42,11 @@ from protocol.events import EventType
 
 # Events this machine folds; replaying these (in seq order) rebuilds the queue.
 QUEUE_EVENT_TYPES = (EventType.TICKET_ISSUED, EventType.TICKET_CALLED, EventType.TICKET_RECALLED,
-                     EventType.TICKET_NO_SHOW, EventType.TICKET_TRANSFERRED, EventType.TICKET_VOIDED)
+                     EventType.TICKET_NO_SHOW, EventType.TICKET_TRANSFERRED, EventType.TICKET_VOIDED,
+                     EventType.COUNTER_PAUSED, EventType.COUNTER_RESUMED,
+                     EventType.QUEUE_COUNTER_OPENED, EventType.QUEUE_COUNTER_CLOSED)
+CLOSING = "closing"                 # the pause reason that closes a counter for the day
+STOPPED_CLOSED, STOPPED_AFTER_HOURS = "closed", "after_hours"   # why a category takes no tickets
 
 WAITING, SERVING, DONE, NO_SHOW, VOIDED = "waiting", "serving", "done", "no_show", "voided"
 
@@ -62,6 +73,11 @@ class QueueRules:
     max_service_s: float = 3600.0
     last_called_kept: int = 10
     zone: tzinfo | None = None          # the hall's time zone; None: each time as recorded
+    closing_minutes: int | None = None  # the hall's closing time, minutes after midnight
+    # This unit's own counter id: its counter.paused / counter.resumed are in this log. A `both`
+    # unit's counter calls tickets (own_calls); a dispenser paused for closing stops every category.
+    own_counter: str | None = None
+    own_calls: bool = False
 
     def category(self, letter: str) -> Category:
         for category in self.categories:
@@ -123,6 +139,7 @@ class _Day:
     last_call: dict[str, float] = field(default_factory=dict)      # counter → wall seconds
     priority_streak: dict[str, int] = field(default_factory=dict)  # counter → priority calls in a row
     active_counters: set[str] = field(default_factory=set)
+    counter_open: dict[str, bool] = field(default_factory=dict)    # counters known today: open?
     last_called: deque = field(default_factory=deque)              # (ticket, counter, wall_time)
     service_samples: deque = field(default_factory=deque)
 
@@ -244,7 +261,8 @@ class QueueMachine:
     def _estimate(self, state: _Day, ticket: Ticket) -> Estimate:
         ahead = self._ahead(state, ticket)
         counters = self._counters_for(ticket)
-        active = [c for c in state.active_counters if counters is None or c in counters]
+        active = [c for c in state.active_counters
+                  if (counters is None or c in counters) and state.counter_open.get(c) is not False]
         wait_s = ahead * self._average_service_s(state) / max(1, len(active))
         return Estimate(ahead, wait_s, wait_s > self.rules.surge_wait_s)
 
@@ -278,7 +296,50 @@ class QueueMachine:
             "estimated_wait_min": {letter: e.wait_min for letter, e in estimates.items()},
             "average_service_s": round(self._average_service_s(state), 1),
             "surge": any(e.surge for e in estimates.values()),
+            "counters": {counter: "open" if is_open else "closed"
+                         for counter, is_open in sorted(self._known_counters(state).items())},
+            "stopped": self.stopped_categories(wall_time),
         }
+
+    # --- is the dispenser taking tickets? ------------------------------------------------
+
+    def _known_counters(self, state: _Day) -> dict[str, bool]:
+        known = dict(state.counter_open)
+        own = self.rules.own_counter
+        if own is not None:
+            if self.rules.own_calls:
+                known.setdefault(own, True)
+            else:
+                known.pop(own, None)   # a dispenser is no counter
+        return known
+
+    def after_hours(self, wall_time: str) -> bool:
+        """Past the hall's closing time and before the next reset."""
+        closing = self.rules.closing_minutes
+        if closing is None:
+            return False
+        moment = in_zone(wall_time, self.rules.zone)
+        minutes, reset = moment.hour * 60 + moment.minute, self.rules.reset_minutes
+        return (minutes - reset) % 1440 >= (closing - reset) % 1440
+
+    def stopped_categories(self, wall_time: str) -> dict[str, str]:
+        """Letter → why, for each category that takes no tickets now."""
+        return {c.letter: why for c in self.rules.categories if (why := self.stopped(c.letter, wall_time))}
+
+    def stopped(self, letter: str, wall_time: str) -> str | None:
+        """Why a ticket of this category cannot be taken now (`after_hours` or `closed`), or None."""
+        if self.after_hours(wall_time):
+            return STOPPED_AFTER_HOURS
+        state = self._state_at(wall_time)
+        own = self.rules.own_counter
+        if own is not None and not self.rules.own_calls and state.counter_open.get(own) is False:
+            return STOPPED_CLOSED          # the dispenser itself was paused for closing
+        known = self._known_counters(state)
+        callers = self._category_counters.get(letter)
+        candidates = known.keys() if callers is None else callers
+        if candidates and all(known.get(counter) is False for counter in candidates):
+            return STOPPED_CLOSED
+        return None
 
     def _next_for(self, state: _Day, counter_id: str) -> Ticket | None:
         callable_here = [t for t in state.waiting()
@@ -297,6 +358,10 @@ class QueueMachine:
     # --- decisions ---------------------------------------------------------------------
 
     def decide_issue(self, letter: str, wall_time: str) -> Decision:
+        why = self.stopped(letter, wall_time)
+        if why is not None:
+            raise QueueRefused("queue_closed", f"今日已停止取号: category {letter} takes no tickets now "
+                               f"({why})", why=why, category=letter)
         state = self._state_at(wall_time)
         ticket = self._new_ticket(state, letter)
         estimate = self._estimate(state, ticket)
@@ -312,6 +377,30 @@ class QueueMachine:
         self.rules.category(letter)
         decision = Decision()
         decision.add(EventType.TICKET_PRINT_FAILED, {"category": letter, "why": why})
+        return decision
+
+    def decide_refuse_ticket(self, letter: str, why: str) -> Decision:
+        """A ticket asked for in a stopped category: recorded, no number used."""
+        self.rules.category(letter)
+        decision = Decision()
+        decision.add(EventType.TICKET_REFUSED, {"category": letter, "why": why})
+        return decision
+
+    def decide_counter_state(self, counter_id: str, closed: bool, wall_time: str,
+                             staff_id: str | None = None) -> Decision:
+        """A counter calling through this host says whether it is closed for the day; recorded
+        when the host did not know it so (once a day that the counter is open)."""
+        self.rules.check_counter(counter_id)
+        if counter_id == self.rules.own_counter:
+            raise QueueRefused("invalid", f"counter {counter_id} is this unit's own: its pauses are "
+                               "recorded here", field="counter_id")
+        known_open = self._state_at(wall_time).counter_open.get(counter_id)
+        decision = Decision()
+        if known_open is None or known_open == closed:    # not known, or known the other way
+            data: dict[str, Any] = {"counter_id": counter_id}
+            if staff_id:
+                data["staff_id"] = staff_id
+            decision.add(EventType.QUEUE_COUNTER_CLOSED if closed else EventType.QUEUE_COUNTER_OPENED, data)
         return decision
 
     def decide_void(self, number: str, why: str, wall_time: str) -> Decision:
@@ -394,6 +483,10 @@ class QueueMachine:
         if event_type == EventType.TICKET_ISSUED:
             self._apply_issued(state, data, wall_time)
             return
+        if event_type in (EventType.COUNTER_PAUSED, EventType.COUNTER_RESUMED,
+                          EventType.QUEUE_COUNTER_OPENED, EventType.QUEUE_COUNTER_CLOSED):
+            self._apply_counter_state(state, event_type, data)
+            return
         ticket = state.tickets.get(data.get("ticket", ""))
         if ticket is None:   # a ticket of an earlier day, or one this machine never saw
             return
@@ -419,6 +512,15 @@ class QueueMachine:
             if ticket.status == WAITING:
                 state.leave_line(ticket, VOIDED)
 
+    @staticmethod
+    def _apply_counter_state(state: _Day, event_type: str, data: Mapping[str, Any]) -> None:
+        counter = data["counter_id"]
+        if event_type == EventType.COUNTER_PAUSED:
+            # Only 结束营业 closes a counter; one on a break is still open for the dispenser.
+            state.counter_open[counter] = data.get("reason") != CLOSING
+        else:
+            state.counter_open[counter] = event_type != EventType.QUEUE_COUNTER_CLOSED
+
     def _is_priority(self, letter: str) -> bool:
         return any(c.priority for c in self.rules.categories if c.letter == letter)
 
@@ -441,6 +543,7 @@ class QueueMachine:
                     state.service_samples.popleft()
         state.last_call[counter_id] = moment
         state.active_counters.add(counter_id)
+        state.counter_open[counter_id] = True     # a counter that calls is open
         state.leave_line(ticket, SERVING)
         ticket.recalls = 0
         state.serving[counter_id] = ticket.number

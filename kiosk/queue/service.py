@@ -32,7 +32,7 @@ from kiosk.queue.machine import Category, Estimate, KeyLockout, QueueRules
 from kiosk.queue.printing import PrinterWatch, not_ready
 from kiosk.queue.speech import call_clips, ticket_clips
 from kiosk.refusals import QueueRefused, Unavailable
-from kiosk.screens.views import TICKET_VOIDED_LABEL, IssuedTicket, View, printer_problem_label
+from kiosk.screens.views import TICKET_VOIDED_LABEL, IssuedTicket, TicketsStopped, View, printer_problem_label
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
 from kiosk.tickets.service_items import current_service_items
 from kiosk.tasks import cancel_all
@@ -42,6 +42,11 @@ from protocol.times import rfc3339
 log = logging.getLogger(__name__)
 
 CALL_REPEATS = 2               # "请 A023 号 到 3 号窗口" is said twice
+# How often the dispenser's screen is brought up to date by itself: the hall's closing time and
+# the next business day come without an event.
+DISPENSER_REFRESH_S = 10.0
+COUNTER_STATE_EVENTS = (EventType.COUNTER_PAUSED, EventType.COUNTER_RESUMED,
+                        EventType.QUEUE_COUNTER_OPENED, EventType.QUEUE_COUNTER_CLOSED)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,9 @@ def queue_rules(settings: Settings) -> QueueRules:
         service_samples=queue.service_time_samples,
         default_service_s=queue.default_service_min * 60,
         zone=hall_zone(settings.unit.time_zone),
+        closing_minutes=queue.closing_minutes,
+        own_counter=settings.unit.counter_id,
+        own_calls=settings.unit.role != "dispenser",
     )
 
 
@@ -108,10 +116,11 @@ class QueueService:
         if queue.host_url:
             client = QueueHostClient(queue.host_url, queue.host_token or settings.api.token, queue.host_timeout_s)
             self.backend = RemoteQueue(client, self.rules, self._counter, queue.host_poll_s, self._lock,
-                                       unit.refresh_screen)
+                                       unit.refresh_screen, self._wall)
         else:
             self.backend = LocalQueue(self.rules, self._commit, self._wall)
         unit.add_event_listener(self.backend.on_committed)
+        unit.add_event_listener(self._after_counter_change)   # after the backend has folded them
 
     @property
     def is_host(self) -> bool:
@@ -130,10 +139,23 @@ class QueueService:
         self._publish()
 
     def start(self) -> None:
+        loop = asyncio.get_running_loop()
         if self.printing.present:
-            self._tasks.append(asyncio.get_running_loop().create_task(self._watch_printer(),
-                                                                      name="printer-status"))
+            self._tasks.append(loop.create_task(self._watch_printer(), name="printer-status"))
+        if self.is_host and self.has_ticket_keys:
+            self._tasks.append(loop.create_task(self._keep_dispenser_current(), name="dispenser-refresh"))
         self.backend.start()
+
+    async def _keep_dispenser_current(self) -> None:
+        while True:
+            await asyncio.sleep(DISPENSER_REFRESH_S)
+            self._publish()
+            self._unit.refresh_screen()
+
+    def _after_counter_change(self, events: list[dict[str, Any]]) -> None:
+        """A counter closed or opened: the dispenser's keys show it at once."""
+        if any(event["type"] in COUNTER_STATE_EVENTS for event in events):
+            self._publish()
 
     async def stop(self) -> None:
         await cancel_all(self._tasks)
@@ -196,6 +218,14 @@ class QueueService:
         elsewhere."""
         machine = self.backend.machine_here()
         show = self._answer_at_the_keys if at_the_keys else self._answer_nobody
+        wall = self._wall()
+        stopped = machine.stopped_categories(wall)
+        if letter in stopped:   # 结束营业: no counter of it is open, or the hall has closed
+            events += await self._commit(machine.decide_refuse_ticket(letter, stopped[letter]))
+            show(stopped=self.screen.stopped_notice(letter, stopped[letter], stopped))
+            raise QueueRefused("queue_closed", f"今日已停止取号: no ticket of {self._names[letter]} ({letter}) "
+                               f"is issued now ({stopped[letter]}); no number was used",
+                               why=stopped[letter], category=letter)
         status = await self.printing.check(events)
         if not status.ready:
             events += await self._commit(machine.decide_print_failed(letter, status.state))
@@ -271,6 +301,17 @@ class QueueService:
             await self._commit(decision)
         return {"service_item": code, "name": item.name, "copies": copies, "source": source}
 
+    # --- which counters are open (the host's dispenser stops a category none of them calls) --
+
+    async def counter_state(self, counter_id: str, closed: bool, staff_id: str | None = None) -> dict[str, Any]:
+        """POST /v1/queue/counter-state on the host: a counter calling through it says whether it
+        is closed for the day (paused for 结束营业) or open."""
+        machine = self.backend.machine_here()
+        async with self._lock:
+            events = await self._commit(machine.decide_counter_state(counter_id, closed, self._wall(), staff_id))
+        self._unit.refresh_screen()
+        return {"counter_id": counter_id, "closed": closed, "events": [event["type"] for event in events]}
+
     # --- calling -------------------------------------------------------------------------
 
     async def act(self, action: str, counter_id: str | None = None, staff_id: str | None = None,
@@ -331,17 +372,24 @@ class QueueService:
         if self.is_host and self.has_ticket_keys:
             self.screen.publish(self.backend.machine_here().snapshot(self._wall()))
 
-    def _answer_at_the_keys(self, *, issued: IssuedTicket | None = None, problem: str | None = None) -> None:
+    def _answer_at_the_keys(self, *, issued: IssuedTicket | None = None, problem: str | None = None,
+                            stopped: TicketsStopped | None = None) -> None:
         """The screen shows the number just taken, or why there is none, and the voice says it:
         many citizens at the dispenser cannot read the screen."""
-        self.screen.show_feedback(self._unit.clock.monotonic(), issued=issued, problem=problem)
+        self.screen.show_feedback(self._unit.clock.monotonic(), issued=issued, problem=problem, stopped=stopped)
         self._publish()
         self._unit.refresh_screen()
-        clips = ticket_clips(issued.ticket, issued.waiting_ahead) if issued else ["ticket_unavailable"]
+        if issued is not None:
+            clips = ticket_clips(issued.ticket, issued.waiting_ahead)
+        elif stopped is not None:
+            clips = ["queue_closed_category" if stopped.category_name else "queue_closed"]
+        else:
+            clips = ["ticket_unavailable"]
         for clip in clips:
             self._speaker.say(clip)
 
-    def _answer_nobody(self, *, issued: IssuedTicket | None = None, problem: str | None = None) -> None:
+    def _answer_nobody(self, *, issued: IssuedTicket | None = None, problem: str | None = None,
+                       stopped: TicketsStopped | None = None) -> None:
         self._publish()   # the waiting counts still change
         self._unit.refresh_screen()
 

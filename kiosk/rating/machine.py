@@ -200,10 +200,12 @@ class RatingMachine:
 
     def decide_pause(self, reason: str, now: float) -> Decision:
         decision = Decision()
-        if not self.paused:
+        if not self.paused or reason != self.pause_reason:
             # An open window is left to finish: the citizen in front of the counter may still rate.
+            # Paused again with another reason (a break that becomes 结束营业) records the new one.
             decision.add(EventType.COUNTER_PAUSED, {"counter_id": self.rules.counter_id, "reason": reason})
-            decision.say.append("paused")
+            if not self.paused:
+                decision.say.append("paused")
         return decision
 
     def decide_resume(self, now: float) -> Decision:
@@ -307,9 +309,10 @@ class RatingMachine:
         elif event_type == EventType.STAFF_SIGNED_OUT:
             self.staff_id = None
         elif event_type == EventType.COUNTER_PAUSED:
+            if not self.paused:   # a new reason for the same pause keeps the sign's 暂停时间
+                self.paused_since = wall_time
             self.paused = True
             self.pause_reason = data.get("reason", "")
-            self.paused_since = wall_time
         elif event_type == EventType.COUNTER_RESUMED:
             self.paused = False
         elif event_type == EventType.TRANSACTION_COMPLETED:

@@ -60,6 +60,13 @@ ESTIMATE_LABEL = "预计等候约"
 MINUTES_UNIT = "分钟"
 TAKE_TICKET_HINT = "请取走号票，留意叫号"
 DISPENSER_STOPPED_TITLE = "暂停取号"
+CLOSED_FOR_TODAY_TITLE = "今日已停止取号"
+CLOSED_KEY_LABEL = "停止取号"
+STILL_OPEN_LABEL = "可取号业务："
+COUNTERS_CLOSED_LABEL = "各窗口已结束营业"
+AFTER_HOURS_LABEL = "已过今日取号时间"
+COME_BACK_HINT = "请于下一个工作日前来办理"
+PRESS_OPEN_KEY_HINT = "请按对应按键取号"
 DIGITS = "0123456789:"
 
 _FIXED_STRINGS = (
@@ -69,7 +76,8 @@ _FIXED_STRINGS = (
     NOT_SIGNED_IN_HINT, OUT_OF_ORDER_TITLE, OUT_OF_ORDER_HINT, DIGITS, ELLIPSIS, COMPLAINT_PHONE,
     QUEUE_OFFLINE, DISPENSER_TITLE, WAITING_LABEL, PEOPLE_UNIT, SURGE_LABEL, YOUR_NUMBER_LABEL,
     AHEAD_LABEL, ESTIMATE_LABEL, MINUTES_UNIT, TAKE_TICKET_HINT, DISPENSER_STOPPED_TITLE,
-    TICKET_VOIDED_LABEL,
+    TICKET_VOIDED_LABEL, CLOSED_FOR_TODAY_TITLE, CLOSED_KEY_LABEL, STILL_OPEN_LABEL, "、",
+    COUNTERS_CLOSED_LABEL, AFTER_HOURS_LABEL, COME_BACK_HINT, PRESS_OPEN_KEY_HINT,
 )
 
 Color = tuple[int, int, int]
@@ -83,6 +91,7 @@ SOFT_WHITE: Color = (214, 226, 242)       # secondary text, still > 10:1 on the 
 DARK_TEXT: Color = (12, 18, 30)
 REASON_BLOCK: Color = (232, 238, 247)
 MORE_BLOCK: Color = YELLOW                # 更多原因: not a reason, the way to the next page
+CLOSED_BLOCK: Color = (62, 78, 106)       # a key that takes nothing today: dimmed, still legible
 EMPTY_SLOT: Color = (40, 62, 100)
 PLACEHOLDER_BACK: Color = (44, 70, 112)
 PLACEHOLDER_FIGURE: Color = (128, 152, 188)
@@ -393,6 +402,8 @@ class Renderer:
             color = LEVEL_COLORS.get(option.level, REASON_BLOCK) if option.level else REASON_BLOCK
             if option.more:
                 color = MORE_BLOCK
+            elif not option.available:
+                color = CLOSED_BLOCK
             pygame.draw.rect(surface, color, block, border_radius=radius)
             label_box = block.inflate(-2 * padding, -2 * padding)
             if option.more:   # an arrow under the label: this key turns the page
@@ -539,6 +550,19 @@ class Renderer:
                                      (str(max(1, issued.wait_min) if issued.waiting_ahead else 0), YELLOW),
                                      (f" {MINUTES_UNIT}", SOFT_WHITE)], wait, self._px(0.075))
             self._text(surface, TAKE_TICKET_HINT, hint, self._px(0.075), WHITE)
+        elif view.stopped is not None:
+            stopped = view.stopped
+            title, detail, hint = self._rows(body, [0.42, 0.33, 0.25])
+            self._text(surface, f"{stopped.category_name or ''}{CLOSED_FOR_TODAY_TITLE}", title,
+                       self._px(0.14), YELLOW)
+            if stopped.open_names:
+                self._text_run(surface, [(STILL_OPEN_LABEL, SOFT_WHITE), ("、".join(stopped.open_names), WHITE)],
+                               detail, self._px(0.085))
+            else:
+                self._text(surface, AFTER_HOURS_LABEL if stopped.after_hours else COUNTERS_CLOSED_LABEL,
+                           detail, self._px(0.09), WHITE)
+            self._text(surface, PRESS_OPEN_KEY_HINT if stopped.open_names else COME_BACK_HINT, hint,
+                       self._px(0.075), SOFT_WHITE)
         elif view.problem is not None:
             title, cause, hint = self._rows(body, [0.42, 0.33, 0.25])
             self._text(surface, DISPENSER_STOPPED_TITLE, title, self._px(0.16), YELLOW)
@@ -550,6 +574,7 @@ class Renderer:
             # Two lines per key: the category, then how many wait for it.
             options = tuple(
                 KeyOption(option.key, f"{option.name}\n{WAITING_LABEL}{option.waiting}{PEOPLE_UNIT}")
+                if option.open else KeyOption(option.key, f"{option.name}\n{CLOSED_KEY_LABEL}", available=False)
                 for option in view.options)
             self._draw_key_blocks(surface, options, blocks.inflate(0, -self._margin), max_lines=2)
         self._footer(surface, view.complaint_phone)

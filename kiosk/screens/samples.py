@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from kiosk.screens.views import (LEVEL_LABELS, Dispenser, Idle, IssuedTicket, KeyOption, NotSignedIn,
                          OutOfOrder, Paused, RatingPrompt, ReasonPrompt, StaffCard, Thanks,
-                         TicketOption, View)
+                         TicketOption, TicketsStopped, View)
 
 SCREEN_SIZES: tuple[tuple[int, int], ...] = ((480, 320), (800, 480), (1024, 600))
 
@@ -27,6 +27,7 @@ SAMPLE_CENTRE = "市住房公积金管理中心"
 SAMPLE_TICKET_OPTIONS = (TicketOption(1, "缴存", 3), TicketOption(2, "提取", 12),
                          TicketOption(3, "贷款", 5), TicketOption(4, "咨询", 0),
                          TicketOption(5, "绿色通道", 1))
+SAMPLE_PARTLY_CLOSED = tuple(replace(option, open=option.key > 2) for option in SAMPLE_TICKET_OPTIONS)
 
 
 def rating_options(levels: tuple[int, ...] = (5, 4, 3, 2, 1)) -> tuple[KeyOption, ...]:
@@ -62,4 +63,10 @@ def sample_views() -> dict[str, View]:
         "dispenser_issued": Dispenser(SAMPLE_CENTRE, SAMPLE_TICKET_OPTIONS,
                                       issued=IssuedTicket("B013", "提取", 12, 36)),
         "dispenser_paper_out": Dispenser(SAMPLE_CENTRE, SAMPLE_TICKET_OPTIONS, problem="打印机缺纸"),
+        # 结束营业: the counters of 缴存 and 提取 closed; then every counter, or the closing time.
+        "dispenser_partly_closed": Dispenser(SAMPLE_CENTRE, SAMPLE_PARTLY_CLOSED),
+        "dispenser_category_closed": Dispenser(SAMPLE_CENTRE, SAMPLE_PARTLY_CLOSED, stopped=TicketsStopped(
+            "缴存", ("贷款", "咨询", "绿色通道"))),
+        "dispenser_closed": Dispenser(SAMPLE_CENTRE, tuple(replace(o, open=False) for o in SAMPLE_TICKET_OPTIONS),
+                                      stopped=TicketsStopped()),
     }

@@ -54,6 +54,7 @@ class KeyOption:
     label: str
     level: int | None = None  # rating level for rating keys; None for reason keys
     more: bool = False        # the key turns to the next page of reasons (更多原因)
+    available: bool = True    # False: the key takes nothing now (a dispenser category that stopped)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,16 @@ class TicketOption:
     key: int          # 1 = leftmost ticket key
     name: str         # category name, e.g. 缴存
     waiting: int
+    open: bool = True  # False: no counter of it is open today, it takes no tickets
+
+
+@dataclass(frozen=True)
+class TicketsStopped:
+    """Why the dispenser gives no ticket: the whole hall has closed for the day, or the category
+    pressed has (and these still take tickets)."""
+    category_name: str | None = None      # None: no category takes tickets
+    open_names: tuple[str, ...] = ()
+    after_hours: bool = False             # past the hall's closing time, not counters closing
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,7 @@ class Dispenser:
     problem: str | None = None          # e.g. "打印机缺纸": no ticket can be taken now
     issued: IssuedTicket | None = None
     complaint_phone: str = COMPLAINT_PHONE
+    stopped: TicketsStopped | None = None  # 今日已停止取号
 
 
 View = (NotSignedIn | Idle | RatingPrompt | ReasonPrompt | Thanks | Paused | OutOfOrder
