@@ -139,11 +139,10 @@ class KioskApp:
             # While out of order a command (status, sync) may hold the store for a moment.
             log.debug("event store busy; trying again")
         except StoreError as error:
-            log.error("event store unusable: %s", error)
+            # Said once; the recovery loop's later attempts fail the same way, at debug level.
+            said = self.fault is not None and str(self.fault) == str(error)
+            log.log(logging.DEBUG if said else logging.ERROR, "event store unusable: %s", error)
             self.fault = error
-        except OSError as error:  # e.g. the state dir cannot be created
-            log.error("event store cannot be opened: %s", error)
-            self.fault = StoreWriteError(str(error))
 
     async def _record_start(self) -> None:
         """unit.started, once per process, first of what it records: at start, or as soon as the

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 
 from kiosk.config import ConfigError, Settings, builtin_sim_settings, load_settings, with_overrides
+from kiosk.identity import with_provisioned_identity
+from kiosk.paths import state_dir_problem
 
 DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.toml")
 
@@ -71,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     provision = commands.add_parser(
         "provision", help="enrol this unit with the centre and write its config",
         description="Asks for whatever is not given as a flag (on a terminal only), checks each answer, "
-                    "enrols the unit, then writes the config. The event store and its unsent events are kept.")
+                    "enrols the unit, then writes the config. The role and counter come from the centre "
+                    "(`centre unit add` recorded them). The event store and its unsent events are kept.")
     _common(provision)
     provision.add_argument("--centre", help="the centre's URL, e.g. https://centre.example")
     provision.add_argument("--unit-id", help="the id given to `centre unit add`")
-    provision.add_argument("--role", choices=["counter", "dispenser", "both"])
-    provision.add_argument("--counter", help="the counter (window) number; roles counter and both")
+    provision.add_argument("--role", choices=["counter", "dispenser", "both"],
+                           help="optional: confirms the centre's record (a disagreement enrols nothing)")
+    provision.add_argument("--counter", help="optional: confirms the counter (window) the centre recorded")
     provision.add_argument("--token", help="one-time enrolment token from `centre unit add`")
     provision.add_argument("--ca-file", type=Path, help="CA bundle for the centre's TLS certificate")
     provision.add_argument("--config-out", type=Path,
@@ -89,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_settings(args: argparse.Namespace, *, for_run: bool = False) -> Settings:
-    """--config, else /etc/kiosk/kiosk.toml, else (with --sim or --state-dir) the built-in sim config."""
+    """--config, else /etc/kiosk/kiosk.toml, else (with --sim or --state-dir) the built-in sim config;
+    then the unit id, role and counter the centre enrolled the state dir's unit as (kiosk.identity)."""
     listen = getattr(args, "listen", None)
     if args.config is not None:
         settings = load_settings(args.config)
@@ -103,8 +108,15 @@ def resolve_settings(args: argparse.Namespace, *, for_run: bool = False) -> Sett
             state_dir = Path(tempfile.mkdtemp(prefix="kiosk-sim-"))
         settings = builtin_sim_settings(state_dir)
     else:
-        raise ConfigError(f"{DEFAULT_CONFIG}: configuration file not found (use --config PATH, or --sim)")
-    return with_overrides(settings, state_dir=args.state_dir, listen=listen)
+        raise ConfigError(f"{DEFAULT_CONFIG}: configuration file not found (use --config PATH, or "
+                          "--sim --state-dir DIR for a sim unit)")
+    settings = with_overrides(settings, state_dir=args.state_dir, listen=listen)
+    if args.command == "provision":  # it is about to ask the centre who this unit is
+        return settings
+    settings, changed = with_provisioned_identity(settings)
+    if changed and for_run:  # other commands print to stdout, where a log line would be in the way
+        logging.getLogger("kiosk").info(changed)
+    return settings
 
 
 def _run(settings: Settings, *, sim: bool) -> int:
@@ -141,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return 2
+    # (selftest reports it as its failed storage check, among the others)
+    if args.command != "selftest" and (problem := state_dir_problem(settings.state_dir)) is not None:
+        print(f"kiosk: {problem}", file=sys.stderr)
+        return 2
     if args.sim:
         # Headless by default in sim mode; a developer can still set a real SDL driver.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -160,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.token:
             print("kiosk provision: give the enrolment token with --token", file=sys.stderr)
             return 2
-        return provision_command(settings, args.centre, args.unit_id, args.token, args.ca_file)
+        return provision_command(settings, args.centre, args.unit_id, args.token, args.ca_file,
+                                 role=args.role, counter_id=args.counter)
     if args.command == "status":
         from kiosk.commands.status import status_command
 

@@ -5,6 +5,7 @@ an event the unit acknowledged (to the API, on screen, by voice) survives a powe
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -72,6 +73,29 @@ class StoreBusy(StoreError):
 # How the store says it cannot read or write: its own errors for writes and opening, SQLite's as
 # they come for reads (what the uploader is told to treat as "the store failed", not as a bug).
 STORE_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
+
+
+# SQLite's primary result codes that say the file itself is damaged (the rest — full, I/O error,
+# read-only, cannot open — say the disk will not take it now).
+_SQLITE_DAMAGE = {11, 26}   # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def sqlite_failure(db_path: Path, error: sqlite3.Error) -> StoreError:
+    if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in _SQLITE_DAMAGE:
+        return StoreCorrupt(f"{db_path}: not a usable event database: {error}")
+    return StoreWriteError(f"{db_path}: {error}")
+
+
+def cannot_write(state_dir: Path, error: OSError) -> StoreWriteError:
+    """One line for a state dir the unit cannot write: what, where, how to fix."""
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        fix = ("make it writable for the service's user (remount it read-write, or chown it); "
+               "the unit resumes by itself")
+    elif error.errno == errno.ENOSPC:
+        fix = "free space on its disk; the unit resumes by itself"
+    else:
+        fix = "check the disk and the path"
+    return StoreWriteError(f"state dir {state_dir} cannot be written ({error.strerror or error}): {fix}")
 
 
 def lock_path(db_path: Path) -> Path:
@@ -167,19 +191,25 @@ class EventStore:
     @classmethod
     async def open(cls, path: Path | str, clock: Clock | None = None) -> "EventStore":
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = _take_writer_lock(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock_fd = _take_writer_lock(path)
+        except OSError as error:
+            raise cannot_write(path.parent, error) from error
         try:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as error:
+            os.close(lock_fd)
+            raise sqlite_failure(path, error) from error
         except BaseException:
             os.close(lock_fd)
             raise
         store = cls(path, conn, clock or SystemClock(), lock_fd)
         try:
             await store._prepare()
-        except sqlite3.DatabaseError as error:
+        except sqlite3.Error as error:
             await store.close()
-            raise StoreCorrupt(f"{path}: not a usable event database: {error}") from error
+            raise sqlite_failure(path, error) from error
         except BaseException:
             await store.close()
             raise

@@ -12,7 +12,7 @@ from typing import Callable
 
 from kiosk.config import Settings
 from kiosk.events import EventStore, StoreError, open_readonly, store_in_use
-from kiosk.paths import events_db, voice_dir
+from kiosk.paths import events_db, state_dir_problem, voice_dir
 
 # Free space under the state dir: below FAIL the event store may soon refuse writes (the unit then
 # shows its out-of-order screen); below WARN a technician should look before it gets there.
@@ -42,6 +42,8 @@ def _owned_by_someone_else(state_dir: Path) -> bool:
 
 
 def _check_store(settings: Settings) -> Check:
+    if (problem := state_dir_problem(settings.state_dir)) is not None:
+        return Check("storage", "fail", problem)
     db = events_db(settings.state_dir)
     read_only = store_in_use(db) or (db.exists() and _owned_by_someone_else(settings.state_dir))
     if read_only:

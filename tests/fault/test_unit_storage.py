@@ -3,6 +3,9 @@ on a disk that is still full, a flipped byte in a stored event, an emptied datab
 that is a file or read-only. In every one nothing the unit acknowledged is lost."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -103,3 +106,90 @@ def test_a_restart_on_a_still_full_disk_starts_out_of_order_and_records_the_star
             unit.kill()
             if restarted is not None:
                 restarted.kill()
+
+
+# --- a state dir that is a file, or read-only ---------------------------------------------------
+
+ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+
+
+def kiosk(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, env=ENV,
+                          timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["run", "--listen", "127.0.0.1:0"], ["status"], ["sync", "--once"]],
+                         ids=lambda c: c[0])
+@pytest.mark.parametrize("where", ["the state dir", "a parent"])
+def test_a_state_dir_that_is_a_file_is_one_clear_line_and_exit_2(tmp_path, command, where):
+    """A wrong path: nothing the unit does can fix it, so it says so where the technician looks
+    (the terminal, systemd's status) instead of showing an out-of-order screen that would say
+    the storage is full."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state dir should be\n")
+    state_dir = blocker if where == "the state dir" else blocker / "state"
+    done = kiosk(command[0], "--sim", "--state-dir", str(state_dir), *command[1:])
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stdout, done.stdout + done.stderr
+    assert str(state_dir) in lines[0] and "not a folder" in lines[0] and "--state-dir" in lines[0]
+    assert blocker.read_text() == "a file where the state dir should be\n"
+
+
+@pytest.mark.slow
+def test_selftest_reports_a_state_dir_that_is_a_file_as_its_failed_storage_check(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    done = kiosk("selftest", "--sim", "--state-dir", str(blocker))
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    storage = [line for line in done.stdout.splitlines() if line.startswith("FAIL  storage")]
+    assert len(storage) == 1 and f"state dir {blocker} is a file, not a folder" in storage[0]
+
+
+def remount(mount_point, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(mount_point)], check=True, timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_read_only_state_dir_shows_out_of_order_says_so_once_and_resumes_when_writable(tmp_path, request):
+    """Read-only happens to a working unit (the kernel remounts a failing SD card read-only; a
+    wrong owner after maintenance): the citizen sees the out-of-order screen, /healthz says why,
+    the log says it once in one line, and the unit resumes by itself when it can write again."""
+    with mounted_tmpfs(tmp_path / "disk", size_mb=8) as disk:
+        state_dir = disk / "state"
+        unit = SimUnit(state_dir).start()
+        assert unit.post("/v1/staff/sign-in", {"staff_id": "1001"}).status_code == 200
+        acknowledged = {unit.post("/v1/transactions/complete", {}).json()["transaction_id"] for _ in range(3)}
+        assert unit.stop() == 0
+        remount(disk, "ro")
+        again = None
+        try:
+            again = SimUnit(state_dir).start()
+            health = again.get("/healthz", headers={})
+            assert health.status_code == 503 and health.json()["storage"] == "storage_unavailable"
+            state = again.state()
+            assert state["screen"] == "OutOfOrder"
+            assert "cannot be written" in state["storage"]["message"]
+            time.sleep(5)   # two more attempts of the recovery loop, which must not repeat the line
+            said = [line for line in again.output if "cannot be written" in line]
+            assert len(said) == 1, said
+            assert str(state_dir) in said[0] and "remount it read-write" in said[0]
+            status = kiosk("status", "--sim", "--state-dir", str(state_dir))
+            assert "Traceback" not in status.stdout + status.stderr and "storage_unavailable" in status.stdout
+            remount(disk, "rw")
+            wait_until(lambda: again.get("/healthz", headers={}).status_code == 200, timeout=15)
+            events = again.events()
+            verify_chain(events, events[0]["stream_id"])
+            assert acknowledged <= completed_ids(events)
+            assert [e["type"] for e in events].count(EventType.UNIT_STARTED) == 2
+            assert again.stop() == 0
+            assert "Traceback" not in "\n".join(again.output)
+            record(request.node.nodeid, "state dir remounted read-only under a stopped unit, started, remounted rw",
+                   {"screen while read-only": state["screen"], "log lines saying so": len(said),
+                    "acknowledged but lost": len(acknowledged - completed_ids(events))})
+        finally:
+            if again is not None:
+                again.kill()
+            remount(disk, "rw")
