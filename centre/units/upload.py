@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from centre.storage.db import Database
 from centre.storage.models import Event, Stream, Unit
 from centre.units.batches import IncomingBatch, claimed_stream_id, parse_batch, verify_batch
-from centre.web.auth import authenticate_unit
+from centre.units.claims import held_columns
+from centre.web.auth import AuthenticatedUnit, authenticate_unit
 from centre.web.bodies import decode_json, decode_text
 from centre.web.errors import ApiError
 
@@ -43,7 +44,7 @@ def receive_upload(db: Database, unit_id: str, authorization: str | None, body: 
     # Session's bookkeeping cost more CPU than its few statements.
     with db.connection() as connection:
         with connection.begin():
-            public_key = authenticate_unit(connection, unit_id, authorization).public_key
+            unit = authenticate_unit(connection, unit_id, authorization)
         stream_id, carries_events = None, False
         try:
             text = decode_text(body)
@@ -51,9 +52,9 @@ def receive_upload(db: Database, unit_id: str, authorization: str | None, body: 
             stream_id = claimed_stream_id(data)
             carries_events = isinstance(data, dict) and bool(data.get("events"))
             batch = parse_batch(text, data)
-            verify_batch(batch, public_key)
+            verify_batch(batch, unit.public_key)
             with connection.begin():
-                return _store(connection, unit_id, batch, received_at)
+                return _store(connection, unit, batch, received_at)
         except ApiError as refusal:
             log.warning("unit %s stream %s: refused %s: %s", unit_id, stream_id, refusal.code,
                         refusal.message)
@@ -97,7 +98,9 @@ def _lock_stream(connection: Connection, unit_id: str, stream_id: str, now: date
     return stream
 
 
-def _store(connection: Connection, unit_id: str, batch: IncomingBatch, now: datetime) -> UploadResult:
+def _store(connection: Connection, unit: AuthenticatedUnit, batch: IncomingBatch, now: datetime
+           ) -> UploadResult:
+    unit_id = unit.unit_id
     if batch.is_heartbeat:
         return _heartbeat(connection, unit_id, batch, now)
     stream = _lock_stream(connection, unit_id, batch.stream_id, now)
@@ -126,7 +129,7 @@ def _store(connection: Connection, unit_id: str, batch: IncomingBatch, now: date
         if first["prev_hash"] != stream.head_hash:
             raise ApiError(409, "conflict", f"seq {first['seq']} does not chain onto seq {acked} "
                            "as the centre holds it")
-        connection.execute(_EVENTS.insert(), event_rows(unit_id, batch, now, skip=new_events))
+        connection.execute(_EVENTS.insert(), event_rows(unit_id, batch, now, skip=new_events, unit=unit))
         acked = fresh[-1]["seq"]
         stream_changes.update(acked_through=acked, head_hash=fresh[-1]["hash"])
     connection.execute(_UPDATE_STREAM, {"key_stream_id": batch.stream_id, **stream_changes})
@@ -140,13 +143,16 @@ def _store(connection: Connection, unit_id: str, batch: IncomingBatch, now: date
     return UploadResult(acked_through=acked, stored=len(fresh), duplicates=len(held))
 
 
-def event_rows(unit_id: str, batch: IncomingBatch, received_at: datetime, skip: int = 0
-               ) -> list[dict]:
-    """The `events` rows for a batch's events after its first `skip` (those the centre held)."""
+def event_rows(unit_id: str, batch: IncomingBatch, received_at: datetime, skip: int = 0,
+               unit: AuthenticatedUnit | None = None) -> list[dict]:
+    """The `events` rows for a batch's events after its first `skip` (those the centre held), their
+    report columns held to the unit's registration (`unit`; None only where a tool stores a copy
+    it trusts, such as bench/drain.py's baseline)."""
     return [
         {"unit_id": unit_id, "stream_id": batch.stream_id, "seq": event["seq"],
          "event_id": event["event_id"], "type": event["type"], "wall_time": event["wall_time"],
-         "received_at": received_at, "hash": event["hash"], "raw_json": raw, **columns}
+         "received_at": received_at, "hash": event["hash"], "raw_json": raw,
+         **(columns if unit is None else held_columns(unit, event["type"], columns))}
         for event, raw, columns in zip(batch.events[skip:], batch.raw_events[skip:],
                                        batch.report_columns[skip:])
     ]

@@ -2,6 +2,7 @@
 `admin_only`, the dependency of every admin router."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from fastapi import Request
@@ -22,13 +23,18 @@ def _unauthorized(message: str) -> ApiError:
 class AuthenticatedUnit(NamedTuple):
     unit_id: str
     public_key: str  # standard base64 of the raw Ed25519 key
+    # What `centre unit add` registered and when it enrolled: what the unit's claims are held to.
+    role: str
+    counter_id: str | None
+    enrolled_at: datetime | None
 
 
 # Every upload runs these: Core selects of the columns needed, not ORM loads of whole rows, so that
 # they run on a Session or on a bare Connection (centre/units/upload.py) alike.
 _units = Unit.__table__
 _UNIT_CREDENTIALS = select(_units.c.unit_id, _units.c.public_key, _units.c.token_hash,
-                           _units.c.revoked_at).where(_units.c.unit_id == bindparam("unit_id"))
+                           _units.c.revoked_at, _units.c.role, _units.c.counter_id,
+                           _units.c.enrolled_at).where(_units.c.unit_id == bindparam("unit_id"))
 # The unit a token belongs to (token_hash is unique), whichever unit the request names.
 _TOKEN_HOLDER = select(_units.c.unit_id, _units.c.revoked_at).where(
     _units.c.token_hash == bindparam("digest"))
@@ -48,7 +54,7 @@ def authenticate_unit(connection: Session | Connection, unit_id: str, authorizat
         raise _unauthorized("unknown or wrong unit token")
     if unit.revoked_at is not None:
         raise ApiError(403, "revoked", f"unit {unit_id} has been revoked")
-    return AuthenticatedUnit(unit.unit_id, unit.public_key)
+    return AuthenticatedUnit(unit.unit_id, unit.public_key, unit.role, unit.counter_id, unit.enrolled_at)
 
 
 def authenticate_any_unit(session: Session, authorization: str | None) -> str:

@@ -64,14 +64,18 @@ class SimulatedUnit:
         self.seq = 0
         self.head_hash = ""
 
-    def record(self, type_: str = "rating.submitted", data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def record(self, type_: str = "rating.submitted", data: dict[str, Any] | None = None, *,
+               wall_time: datetime | None = None) -> dict[str, Any]:
+        """The next event of the stream (a rating at counter 3 unless told), recorded now or at
+        `wall_time`."""
         self.seq += 1
         if data is None:
             data = {"transaction_id": str(uuid.uuid4()), "level": 5 - self.seq % 5, "staff_id": "1001",
                     "counter_id": "3", "service_item": "TQ01", "ticket": f"B{self.seq:03d}"}
         event = seal({
             "event_id": str(uuid.uuid4()), "stream_id": self.stream_id, "seq": self.seq,
-            "type": type_, "wall_time": datetime.now(CHINA).isoformat(timespec="milliseconds"),
+            "type": type_,
+            "wall_time": (wall_time or datetime.now(CHINA)).isoformat(timespec="milliseconds"),
             "mono_ns": time.monotonic_ns(), "boot_id": self.boot_id, "clock_synced": True,
             "data": data, "prev_hash": self.head_hash,
         })
@@ -164,16 +168,24 @@ class LiveCentre:
         with self.db.transaction() as session:
             return add_unit(session, unit_id, role, counter, now or now_utc()).token
 
-    def enrol(self, unit: SimulatedUnit) -> SimulatedUnit:
-        token = self.issue_token(unit.unit_id)
+    def enrol(self, unit: SimulatedUnit, *, role: str = "counter", counter: str | None = "3") -> SimulatedUnit:
+        token = self.issue_token(unit.unit_id, role=role, counter=counter)
         response = self.client.post("/api/v1/enrol", json={"token": token, "unit_id": unit.unit_id,
                                                            "public_key": unit.public_key})
         assert response.status_code == 201, response.text
         unit.token = response.json()["unit_token"]
         return unit
 
-    def new_unit(self, unit_id: str = "counter-03") -> SimulatedUnit:
-        return self.enrol(SimulatedUnit(unit_id))
+    def new_unit(self, unit_id: str = "counter-03", *, role: str = "counter", counter: str | None = "3"
+                 ) -> SimulatedUnit:
+        """A unit registered (`centre unit add`) with this role and counter, and enrolled."""
+        return self.enrol(SimulatedUnit(unit_id), role=role, counter=counter)
+
+    def report(self, capsys, month: str, *options: str) -> dict[str, Any]:
+        """`centre report --month MONTH --format json` on this centre's database, as a manager runs it."""
+        code, out, err = cli(capsys, "report", "--month", month, "--format", "json", "--db", self.db.url, *options)
+        assert code == 0, err
+        return json.loads(out)
 
 
 def empty_tables(db: Database) -> None:
