@@ -17,6 +17,7 @@ from centre.web.auth import admin_only
 from centre.web.bodies import parse_body
 from centre.web.endpoints import cached_response, in_transaction, utcnow
 from centre.web.errors import ApiError
+from centre.web.fields import INT64_MAX
 from centre.web.openapi import NOT_MODIFIED, binary_body, json_body
 
 
@@ -38,7 +39,7 @@ async def list_streams(unit_id: str, request: Request) -> dict:
 
 @router.get("/api/v1/units/{unit_id}/events")
 async def list_events(unit_id: str, request: Request,
-                      after_seq: int = Query(0, ge=0),
+                      after_seq: int = Query(0, ge=0, le=INT64_MAX),
                       limit: int = Query(100, ge=1, le=MAX_AUDIT_PAGE),
                       stream_id: str | None = Query(None, max_length=64)) -> Response:
     stream_id, raws = await in_transaction(

@@ -18,6 +18,9 @@ from protocol.signing import load_public_key_b64, verify_head
 
 # Values copied out of `data` into their own columns, for the reports.
 TEXT_COLUMNS = ("staff_id", "counter_id", "transaction_id", "ticket", "service_item")
+# A unit's are a few characters (a transaction id is a UUID); the ledger keeps a transaction id
+# in 128, so a longer one would stop every later ledger update on PostgreSQL.
+MAX_TEXT_COLUMN = 128
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,15 @@ def claimed_stream_id(data: Any) -> str | None:
 
 def _text_column(data: dict[str, Any], name: str, field: str) -> str | None:
     value = data.get(name)
-    if value is None or isinstance(value, str):
-        return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise invalid(f"{field}.{name}", "must be a string or an integer")
+        value = str(value)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"{field}.{name}", "must be a string or an integer")
+    if len(value) > MAX_TEXT_COLUMN:
+        raise invalid(f"{field}.{name}", f"at most {MAX_TEXT_COLUMN} characters")
+    return value
 
 
 def _report_columns(event: dict[str, Any], field: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Shapes of what units and admins send (PROTOCOL.md). A mismatch is `422 invalid` naming the field."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from pydantic import (
@@ -9,6 +9,7 @@ from pydantic import (
     model_validator,
 )
 
+from centre.web.fields import EXACT_FLOAT_MAX, INT64_MAX
 from protocol import MAX_BATCH
 
 # unit, stream, event and staff ids: UUIDs or short readable names such as "counter-03".
@@ -16,14 +17,27 @@ IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
 
 
+# A day inside datetime's years 1 to 9999: so a time within them is one in every time zone too.
+_PLACEABLE = (datetime.min.replace(tzinfo=timezone.utc) + timedelta(days=1),
+              datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=1))
+
+
 def parse_rfc3339(text: str) -> datetime:
-    """An RFC 3339 time with its offset. A time without an offset cannot be placed and is refused."""
+    """An RFC 3339 time with its offset. A time without an offset cannot be placed and is refused,
+    and so is one at the very ends of the years 1 to 9999, which UTC or the centre's time zone
+    cannot hold (0001-01-01T00:00:00+08:00 is in the year 0 in UTC)."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("not an RFC 3339 time") from None
     if value.tzinfo is None:
         raise ValueError("an RFC 3339 time needs its offset (e.g. +08:00)")
+    try:
+        in_range = _PLACEABLE[0] <= value <= _PLACEABLE[1]
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ValueError("outside the times the centre can place (0001-01-02 to 9999-12-30 UTC)")
     return value
 
 
@@ -50,10 +64,10 @@ class UploadedEvent(BaseModel):
 
     event_id: Identifier
     stream_id: Identifier
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=INT64_MAX)
     type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     wall_time: Rfc3339
-    mono_ns: int
+    mono_ns: int = Field(ge=-INT64_MAX - 1, le=INT64_MAX)
     boot_id: str
     clock_synced: bool
     data: dict[str, Any]
@@ -64,12 +78,12 @@ class UploadedEvent(BaseModel):
 class UnitHealth(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    backlog: NonNegativeInt | None = None
+    backlog: Annotated[NonNegativeInt, Field(le=INT64_MAX)] | None = None
     paper: Annotated[str, StringConstraints(max_length=32)] | None = None
-    # Units may measure these as fractions; the centre keeps whole numbers.
-    disk_free_mb: NonNegativeFloat | None = None
+    # Units may measure these as fractions; the centre keeps whole numbers (BIGINT).
+    disk_free_mb: Annotated[NonNegativeFloat, Field(le=EXACT_FLOAT_MAX)] | None = None
     version: Annotated[str, StringConstraints(max_length=64)] | None = None
-    uptime_s: NonNegativeFloat | None = None
+    uptime_s: Annotated[NonNegativeFloat, Field(le=EXACT_FLOAT_MAX)] | None = None
 
 
 class UploadBatch(BaseModel):

@@ -14,6 +14,10 @@ from centre.web.errors import error_response, field_path, invalid
 
 # A batch of 500 events is about 0.3-0.5 MB; 4 MiB leaves room for long free-text fields.
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+# Far deeper than any body the centre takes (an event is three levels inside a batch, its data
+# flat; a bundle three levels), far shallower than Python's recursion limit: past it, decoding,
+# validating or hashing a body would be a RecursionError (100,000 nested "[": a 500 before this).
+MAX_JSON_DEPTH = 32
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -96,12 +100,55 @@ def decode_text(raw: bytes) -> str:
 
 
 def decode_json(raw: bytes | str) -> Any:
-    """Strict UTF-8 JSON, or 422 invalid naming the body."""
+    """Strict UTF-8 JSON, nested at most MAX_JSON_DEPTH levels, without a NUL character in any
+    string (PostgreSQL's text cannot hold one); or 422 invalid naming the body or the field."""
     text = decode_text(raw) if isinstance(raw, bytes) else raw
     try:
-        return _decoder.decode(text)
+        value = _decoder.decode(text)
+    except RecursionError:  # the parser gave up deep inside: far past MAX_JSON_DEPTH
+        raise invalid("body", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:
         raise invalid("body", f"not JSON: {exc}") from exc
+    # JSON can only write a NUL as the escape \u0000: without one in the text, no string has it.
+    if _nested_too_deep(value) or "\\u0000" in text:
+        problem = _first_unstorable(value)
+        if problem is not None:
+            raise invalid(*problem)
+    return value
+
+
+def _nested_too_deep(value: Any) -> bool:
+    """The quick check, without paths, that every upload pays."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                if depth >= MAX_JSON_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _first_unstorable(value: Any) -> tuple[str, str] | None:
+    """(field, why) of the first container too deep or string with a NUL, in document order."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return field_path(path), "contains a NUL character, which the centre cannot store"
+            continue
+        if not isinstance(node, (dict, list)):
+            continue
+        if len(path) >= MAX_JSON_DEPTH:
+            return field_path(path), f"nested deeper than {MAX_JSON_DEPTH} levels"
+        members = list(node.items() if isinstance(node, dict) else enumerate(node))
+        for key, child in reversed(members):
+            if isinstance(key, str) and "\x00" in key:
+                return field_path(path), "a key contains a NUL character, which the centre cannot store"
+            stack.append(((*path, key), child))
+    return None
 
 
 def validate(model: type[Model], data: Any) -> Model:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -96,6 +96,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for exception_class in DATABASE_UNAVAILABLE:
         app.add_exception_handler(exception_class, database_unavailable)
+
+    @app.exception_handler(DataError)
+    async def unstorable_value(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value of the request as data (PostgreSQL: a NUL character, text
+        # over a column's length, a number out of range): the client's to fix, so not a 500. The
+        # checks where input enters name the field; this catches what they do not foresee.
+        log.warning("a value the database cannot store on %s %s: %s", request.method, request.url.path,
+                    database_cause(exc))
+        return error_response(422, "invalid", "request: a value the database cannot store",
+                              field="request")
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -161,6 +161,12 @@ EXPLANATIONS = [
     "  Content-Length and a Content-Length of 1 GB without a body: both are 413 too_large once the",
     "  4 MiB limit is reached, the 413 closes the connection (the centre stops reading), and the",
     "  centre's RSS grows less than 5 MB (its peak by no more than the limit and 1 MiB).",
+    "- `test_centre_hostile_input.py`: uploads built to break the centre (100,000 nested `[`, 3,000",
+    "  levels inside `events`, 33 inside an event's data, `wall_time`/`sent_at` UTC cannot hold,",
+    "  `seq`, `mono_ns`, `health.backlog` 2**70, `disk_free_mb`/`uptime_s` 1e300, NUL characters,",
+    "  a 500-character transaction id) are each `422 invalid` naming the field, nothing is stored",
+    "  and the unit's next batch is taken; enrolment, bundle, holidays, the audit trail and the",
+    "  login form given the same classes of input answer 4xx, on SQLite and PostgreSQL.",
 ]
 
 
