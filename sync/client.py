@@ -74,10 +74,16 @@ class CentreRefused(Exception):
 
 @dataclass(frozen=True)
 class EnrolReply:
+    """The centre's answer to an enrolment. On success, `role` and `counter_id` are what the
+    centre recorded for the unit (None from a centre that does not say); on a 409
+    identity_mismatch they are the record the unit's flags disagreed with."""
+
     status: int
     unit_token: str | None
     code: str
     message: str
+    role: str | None = None
+    counter_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,10 @@ class Fetched:
     content: bytes
     etag: str | None
     content_type: str
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def normalise_centre_url(url: str) -> str:
@@ -202,23 +212,30 @@ class CentreClient:
 
     # --- enrolment -----------------------------------------------------------------------
 
-    def enrol(self, token: str, unit_id: str, public_key: str) -> EnrolReply:
-        """POST /enrol. Raises CentreUnreachable when there is no answer."""
-        response = self._request("POST", self.url(f"{API_PREFIX}/enrol"), authorised=False,
-                                 json={"token": token, "unit_id": unit_id, "public_key": public_key})
+    def enrol(self, token: str, unit_id: str, public_key: str, *, role: str | None = None,
+              counter_id: str | None = None) -> EnrolReply:
+        """POST /enrol. `role` and `counter_id`, when given, ask the centre to refuse (without
+        using the token) unless they are what it recorded. Raises CentreUnreachable when there
+        is no answer."""
+        body: dict[str, Any] = {"token": token, "unit_id": unit_id, "public_key": public_key}
+        body.update({name: value for name, value in (("role", role), ("counter_id", counter_id)) if value})
+        response = self._request("POST", self.url(f"{API_PREFIX}/enrol"), authorised=False, json=body)
         with response:
             if response.status_code in (200, 201):
                 try:
-                    body = response.json()
+                    answer = response.json()
                 except ValueError:
-                    body = None
-                unit_token = body.get("unit_token") if isinstance(body, dict) else None
+                    answer = None
+                answer = answer if isinstance(answer, dict) else {}
+                unit_token = answer.get("unit_token")
                 if isinstance(unit_token, str) and unit_token:
-                    return EnrolReply(response.status_code, unit_token, "", "")
+                    return EnrolReply(response.status_code, unit_token, "", "",
+                                      _text_or_none(answer.get("role")), _text_or_none(answer.get("counter_id")))
                 return EnrolReply(response.status_code, None, "bad_reply",
                                   "the centre accepted the enrolment but sent no unit_token")
-            code, message, _ = error_of(response)
-            return EnrolReply(response.status_code, None, code, message)
+            code, message, error = error_of(response)
+            return EnrolReply(response.status_code, None, code, message,
+                              _text_or_none(error.get("role")), _text_or_none(error.get("counter_id")))
 
     # --- uploading -----------------------------------------------------------------------
 

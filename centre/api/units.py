@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from centre.storage.models import StaffPhoto
 from centre.units.bundle import PHOTO_SIGNATURES, current_bundle
 from centre.units.enrolment import enrol
-from centre.units.schemas import EnrolRequest, UploadBatch
+from centre.units.schemas import EnrolAnswer, EnrolRequest, UploadBatch
 from centre.units.upload import receive_upload
 from centre.web.auth import authenticate_any_unit, authenticate_unit, is_admin
 from centre.web.bodies import parse_body
@@ -19,13 +19,16 @@ from centre.web.openapi import NOT_MODIFIED, json_body
 router = APIRouter()
 
 
-@router.post("/api/v1/enrol", status_code=201, openapi_extra=json_body(EnrolRequest))
+@router.post("/api/v1/enrol", status_code=201, openapi_extra=json_body(EnrolRequest),
+             responses={201: {"model": EnrolAnswer, "description": "enrolled: the unit's token, role and counter"}})
 async def enrol_unit(request: Request) -> JSONResponse:
-    enrolment = parse_body(EnrolRequest, await request.body())
+    asked = parse_body(EnrolRequest, await request.body())
     now = utcnow()
-    unit_token = await in_transaction(request, lambda session: enrol(
-        session, enrolment.token, enrolment.unit_id, enrolment.public_key, now))
-    return JSONResponse({"unit_token": unit_token}, status_code=201)
+    enrolled = await in_transaction(request, lambda session: enrol(
+        session, asked.token, asked.unit_id, asked.public_key, now, role=asked.role,
+        counter_id=asked.counter_id))
+    answer = EnrolAnswer(unit_token=enrolled.unit_token, role=enrolled.role, counter_id=enrolled.counter_id)
+    return JSONResponse(answer.model_dump(), status_code=201)
 
 
 @router.post("/api/v1/units/{unit_id}/events", openapi_extra=json_body(UploadBatch))

@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 
 from centre.commands.common import CommandError, database_options, in_transaction
+from centre.storage.db import display_url, normalise_url, resolve_db_url
 from centre.units.enrolment import ROLES, UnitError, add_unit
 from centre.units.fleet import fleet_health, revoke_unit
 from centre.units.schemas import IDENTIFIER_PATTERN
@@ -36,12 +37,22 @@ def run_add(args: argparse.Namespace) -> int:
         raise CommandError("a unit id is 1-64 letters, digits and . _ : - (e.g. counter-03)")
     issued = in_transaction(args, lambda session: add_unit(
         session, args.unit_id, args.role, args.counter, datetime.now(timezone.utc)), refusals=(UnitError,))
-    print(f"unit: {issued.unit_id}")
+    counter = f", counter {args.counter}" if args.counter else ""
+    print(f"unit: {issued.unit_id} (role {args.role}{counter})")
     print(f"token: {issued.token}")
     print(f"expires: {issued.expires_at.astimezone().isoformat(timespec='seconds')}")
-    print(f"On the unit: kiosk provision --centre URL --unit-id {issued.unit_id} --token TOKEN "
-          "(the token works once, within 24 hours)")
+    print(f"database: {_where(args.db)}")
+    # `=`: a token may begin with '-', which the unit's argument parser would take for an option.
+    print(f"On the unit: kiosk provision --centre URL --unit-id {issued.unit_id} --token={issued.token}")
+    print("  (the token works once, within 24 hours; the unit takes its role and counter from the centre)")
     return 0
+
+
+def _where(db: str | None) -> str:
+    """The database a technician should point `centre serve` at: an SQLite file by its path."""
+    given = resolve_db_url(db)
+    url = normalise_url(given)
+    return f"{url.database} (SQLite)" if url.get_backend_name() == "sqlite" else display_url(given)
 
 
 def run_list(args: argparse.Namespace) -> int:

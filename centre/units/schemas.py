@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, StringConstraints,
@@ -51,10 +51,26 @@ Rfc3339 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_rfc33
                     Field(json_schema_extra={"format": "date-time"})]
 
 
+UnitRole = Literal["counter", "dispenser", "both"]
+CounterId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class EnrolRequest(BaseModel):
     token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     unit_id: Identifier
     public_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # What the technician typed on the unit, if anything: the centre refuses a disagreement with
+    # what `centre unit add` recorded, before the token is used (docs/protocol-notes.md).
+    role: UnitRole | None = None
+    counter_id: CounterId | None = None
+
+
+class EnrolAnswer(BaseModel):
+    """201 to an enrolment: the unit's token, and the role and counter the centre recorded for it."""
+
+    unit_token: str
+    role: UnitRole
+    counter_id: str | None
 
 
 class UploadedEvent(BaseModel):

@@ -1,11 +1,13 @@
 """`kiosk provision`: the technician's one step after deploy.sh.
 
-Asks (on a terminal) or takes from flags the centre URL, unit id, role, counter and enrolment token,
-checks each answer as it is given, enrols the unit (sync.provision keeps the key, unit token and
-centre URL in the state dir), then writes the unit's config with those answers atomically. The
-config is written only after the centre accepted the unit, so a refused token leaves the unit as it
-was. The event store is never touched: a re-provisioned unit keeps its events, and the unsent ones
-upload under the new token.
+Asks (on a terminal) or takes from flags the centre URL, unit id and enrolment token, checks each
+answer as it is given, enrols the unit (sync.provision keeps the key, unit token, centre URL, role
+and counter in the state dir), then writes the unit's config atomically. The role and counter are
+the centre's, from the enrolment answer (`centre unit add` recorded them): `--role` and `--counter`
+only confirm them, and the centre refuses a disagreement without using the token. The config is
+written only after the centre accepted the unit, so a refused token leaves the unit as it was. The
+event store is never touched: a re-provisioned unit keeps its events, and the unsent ones upload
+under the new token.
 
 `provision_command` is the enrolment step alone, into the state dir of a unit whose config is
 already settled (and the whole of `kiosk provision --sim` on the built-in sim config).
@@ -25,14 +27,15 @@ from typing import Any, Callable, TextIO
 import requests
 
 from sync.files import write_atomic
-from sync.provision import UNIT_ID_PATTERN, ProvisionError, check_centre_url, provision_unit
+from sync.provision import (
+    ROLES, UNIT_ID_PATTERN, ProvisionError, ProvisionResult, check_centre_url, provision_unit,
+)
 
 from kiosk.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from kiosk.config import ConfigError, Settings, settings_from_mapping
 from kiosk.events import store_in_use
 from kiosk.paths import events_db
 
-ROLES = ("counter", "dispenser", "both")
 CONFIG_MODE = 0o640            # root:kiosk: the service reads it, only root changes it
 COUNTER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,16}$")
 # The example config's API token; a unit must never keep it.
@@ -108,16 +111,10 @@ def check_token(token: str) -> str:
 
 # ---- collecting the answers -------------------------------------------------------------------
 
-def needs_counter(role: str | None) -> bool:
-    return role in ("counter", "both")
-
-
 def missing_answers(answers: Answers) -> list[str]:
-    missing = [flag for flag, value in (("--centre", answers.centre_url), ("--unit-id", answers.unit_id),
-                                        ("--role", answers.role), ("--token", answers.token)) if not value]
-    if needs_counter(answers.role) and not answers.counter_id:
-        missing.append("--counter")
-    return missing
+    """Role and counter are never missing: the centre says them."""
+    return [flag for flag, value in (("--centre", answers.centre_url), ("--unit-id", answers.unit_id),
+                                     ("--token", answers.token)) if not value]
 
 
 def check_given(answers: Answers) -> Answers:
@@ -155,10 +152,6 @@ def ask_missing(answers: Answers, read: Callable[[str], str], out: TextIO) -> An
                                  lambda url: check_centre(url, answers.ca_file))
     if not answers.unit_id:
         answers.unit_id = ask("Unit id (as in `centre unit add`)", check_unit_id)
-    if not answers.role:
-        answers.role = ask(f"Role ({'/'.join(ROLES)})", check_role, "counter")
-    if needs_counter(answers.role) and not answers.counter_id:
-        answers.counter_id = ask("Counter (window) number", check_counter)
     if not answers.token:
         answers.token = ask("Enrolment token (from `centre unit add`)", check_token)
     return answers
@@ -222,13 +215,17 @@ def read_raw_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read it as TOML: {error}") from None
 
 
-def provisioned_config(base: dict[str, Any], answers: Answers, state_dir: Path | None) -> dict[str, Any]:
-    """The unit's config with the answers in it; the rest of the technician's settings kept."""
+def provisioned_config(base: dict[str, Any], answers: Answers, state_dir: Path | None,
+                       role: str | None, counter_id: str | None) -> dict[str, Any]:
+    """The unit's config with the answers and the centre's role and counter in it (None: the
+    base's stands); the rest of the technician's settings kept."""
     raw = json.loads(json.dumps(base))  # a deep copy
     unit = raw.setdefault("unit", {})
-    unit["id"], unit["role"] = answers.unit_id, answers.role
-    if answers.counter_id:
-        unit["counter_id"] = answers.counter_id
+    unit["id"] = answers.unit_id
+    if role:
+        unit["role"] = role
+    if counter_id:
+        unit["counter_id"] = counter_id
     if state_dir is not None:
         unit["state_dir"] = str(state_dir)
     raw.setdefault("sync", {})["centre_url"] = answers.centre_url
@@ -237,7 +234,7 @@ def provisioned_config(base: dict[str, Any], answers: Answers, state_dir: Path |
     api = raw.setdefault("api", {})
     if not api.get("token") or api["token"] in PLACEHOLDER_TOKENS:
         api["token"] = secrets.token_hex(24)
-    if answers.role != "counter":
+    if unit.get("role", "counter") != "counter":
         # A dispenser or a small office keeps the queue itself: it calls no queue host.
         queue = raw.get("queue", {})
         queue.pop("host_url", None)
@@ -256,25 +253,39 @@ def _config_owner(config_out: Path) -> tuple[tuple[int, int] | None, int]:
 
 # ---- the commands --------------------------------------------------------------------------------
 
-def provision_command(settings: Settings, centre_url: str | None, unit_id: str | None, token: str,
-                      ca_file: Path | None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Enrol into the settings' state dir and print what was written; centre_url / unit_id /
-    ca_file default to the config's sync.centre_url, unit.id and sync.ca_file."""
-    out, err = out or sys.stdout, err or sys.stderr
+class _Failed(Exception):
+    """A step of `kiosk provision` failed; it has said why on stderr. `status` is the exit code."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _enrol(settings: Settings, centre_url: str | None, unit_id: str | None, token: str,
+           ca_file: Path | None, role: str | None, counter_id: str | None, out: TextIO,
+           err: TextIO) -> ProvisionResult:
+    """Enrol into the settings' state dir and print what was written; raises _Failed."""
     centre_url = centre_url or settings.sync.centre_url
     unit_id = unit_id or settings.unit.id
     ca_file = ca_file or settings.sync.ca_file
     if not centre_url:
         print("kiosk provision: give the centre's URL with --centre (or sync.centre_url in the config)", file=err)
-        return EXIT_USAGE
+        raise _Failed(EXIT_USAGE)
     state_dir = settings.state_dir
     try:
         result = provision_unit(state_dir, centre_url, unit_id, token, ca_file=ca_file,
-                                timeout_s=settings.sync.timeout_s)
+                                timeout_s=settings.sync.timeout_s, role=role, counter_id=counter_id)
     except ProvisionError as error:
         print(f"kiosk provision: {error}", file=err)
-        return EXIT_FAILED
+        raise _Failed(EXIT_FAILED) from None
+    identity = result.identity
     print(f"enrolled unit {result.unit_id} at {result.centre_url}", file=out)
+    if identity.role:
+        counter = f", counter {identity.counter_id}" if identity.counter_id else ""
+        print(f"  as           role {identity.role}{counter} (the centre's record)", file=out)
+    else:
+        print("  as           the centre did not say the role and counter (an older centre?): the "
+              "config's stand", file=out)
     print(f"  public key   {result.public_key}", file=out)
     print(f"  private key  {result.key_path} (mode 0600)", file=out)
     print(f"  unit token   {result.token_path} (mode 0600)", file=out)
@@ -284,19 +295,54 @@ def provision_command(settings: Settings, centre_url: str | None, unit_id: str |
     db_path = events_db(state_dir)
     if db_path.exists():
         print(f"  event store  {db_path} kept as it was; its backlog uploads under the new token", file=out)
-    if unit_id != settings.unit.id:
-        print(f"note: the config's unit.id is {settings.unit.id!r}; the centre knows this unit as {unit_id!r}",
-              file=out)
     if store_in_use(db_path):
         print("note: the kiosk service is running with the old provisioning; restart it to use the new one",
               file=out)
+    return result
+
+
+def provision_command(settings: Settings, centre_url: str | None, unit_id: str | None, token: str,
+                      ca_file: Path | None, *, role: str | None = None, counter_id: str | None = None,
+                      out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """The enrolment step alone, into the settings' state dir (no config file is written: the sim
+    unit on the built-in config). centre_url / unit_id / ca_file default to the config's
+    sync.centre_url, unit.id and sync.ca_file; role / counter_id only confirm the centre's."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        result = _enrol(settings, centre_url, unit_id, token, ca_file, role, counter_id, out, err)
+    except _Failed as failed:
+        return failed.status
+    config = settings.unit
+    identity = result.identity
+    if (identity.unit_id, identity.role or config.role, identity.counter_id or config.counter_id) != (
+            config.id, config.role, config.counter_id):
+        print(f"note: the config says unit {config.id}, role {config.role}, counter {config.counter_id}; "
+              f"`kiosk run` with --state-dir {settings.state_dir} runs as the centre's {identity.describe()}",
+              file=out)
     return EXIT_OK
+
+
+def config_out_problem(config_out: Path) -> str | None:
+    """Why the config cannot be written there, if it cannot; checked before anything is asked or
+    sent, since an enrolment token is used up by the centre once it accepts it."""
+    folder = config_out.parent
+    if not folder.is_dir():
+        return (f"{folder} does not exist, so {config_out} cannot be written: on a unit, run deploy.sh "
+                "first (it makes it); elsewhere give --config-out PATH, or provision a sim unit with "
+                "--sim --state-dir DIR")
+    if not os.access(folder, os.W_OK | os.X_OK) or (config_out.exists() and not os.access(config_out, os.W_OK)):
+        return f"cannot write {config_out} (run with sudo?)"
+    return None
 
 
 def provision_interactive_command(answers: Answers, *, config_in: Path | None, config_out: Path,
                                   state_dir: Path | None, stdin: TextIO | None = None,
                                   out: TextIO | None = None, err: TextIO | None = None) -> int:
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
+    problem = config_out_problem(config_out)
+    if problem is not None:
+        print(f"kiosk provision: {problem}", file=err)
+        return EXIT_FAILED
     try:
         answers = check_given(answers)
     except AnswerError as error:
@@ -323,34 +369,43 @@ def provision_interactive_command(answers: Answers, *, config_in: Path | None, c
             return EXIT_USAGE
 
     base_path = config_in or config_out
+    header = (f"Unit configuration, written by `kiosk provision` (from {base_path}).\n"
+              "The commented example is config/counter.toml in the source tree.")
     try:
-        raw = provisioned_config(read_raw_config(base_path), answers, state_dir)
-        settings: Settings = settings_from_mapping(raw, str(config_out))
-        text = dump_toml(raw, f"Unit configuration, written by `kiosk provision` (from {base_path}).\n"
-                         "The commented example is config/counter.toml in the source tree.")
+        base = read_raw_config(base_path)
+        # Checked before enrolling with the role and counter given (or the config's): a config
+        # that cannot work is said now, while the token is still good.
+        settings: Settings = settings_from_mapping(
+            provisioned_config(base, answers, state_dir, answers.role, answers.counter_id), str(config_out))
     except ConfigError as error:
         print(f"kiosk provision: {error}", file=err)
         return EXIT_USAGE
-    # Checked before enrolling: an enrolment token is used up by the centre once it accepts it.
-    if not os.access(config_out.parent, os.W_OK | os.X_OK) or (
-            config_out.exists() and not os.access(config_out, os.W_OK)):
-        print(f"kiosk provision: cannot write {config_out} (run with sudo?)", file=err)
+    try:
+        result = _enrol(settings, answers.centre_url, answers.unit_id, answers.token or "", answers.ca_file,
+                        answers.role, answers.counter_id, out, err)
+    except _Failed as failed:
+        return failed.status
+    identity = result.identity
+    role, counter_id = identity.role or settings.unit.role, identity.counter_id or settings.unit.counter_id
+    by_hand = (f"set unit.id={answers.unit_id!r}, unit.role={role!r}, unit.counter_id={counter_id!r}, "
+               f"sync.centre_url={answers.centre_url!r} there by hand (`kiosk run` takes the centre's unit "
+               f"id, role and counter from {settings.state_dir} meanwhile)")
+    try:
+        raw = provisioned_config(base, answers, state_dir, identity.role, identity.counter_id)
+        settings_from_mapping(raw, str(config_out))
+        text = dump_toml(raw, header)
+    except ConfigError as error:
+        print(f"kiosk provision: the unit is enrolled, but the config does not take the centre's "
+              f"{identity.describe()}: {error}; {by_hand}", file=err)
         return EXIT_FAILED
-
-    status = provision_command(settings, answers.centre_url, answers.unit_id, answers.token or "",
-                               answers.ca_file, out=out, err=err)
-    if status != EXIT_OK:
-        return status
     owner, mode = _config_owner(config_out)
     try:
         write_atomic(config_out, text.encode("utf-8"), mode, owner)
     except OSError as error:
         print(f"kiosk provision: the unit is enrolled, but {config_out} could not be written ({error}); "
-              f"set unit.id={answers.unit_id!r}, unit.role={answers.role!r}, "
-              f"unit.counter_id={answers.counter_id!r}, sync.centre_url={answers.centre_url!r} there by hand",
-              file=err)
+              f"{by_hand}", file=err)
         return EXIT_FAILED
-    counter = f", counter {answers.counter_id}" if needs_counter(answers.role) else ""
-    print(f"config       {config_out} (role {answers.role}{counter})", file=out)
+    counter = f", counter {counter_id}" if role in ("counter", "both") else ""
+    print(f"config       {config_out} (role {role}{counter})", file=out)
     print("next: sudo systemctl restart kiosk, then: sudo -u kiosk /opt/kiosk/bin/kiosk selftest", file=out)
     return EXIT_OK

@@ -13,8 +13,8 @@ import pytest
 from kiosk.paths import EVENTS_DB_NAME, events_db
 from protocol.signing import load_public_key_b64, public_key_b64, sign_head, verify_head
 from sync import files, paths
-from sync.provision import (ProvisionError, ProvisioningBroken, check_centre_url, load_provisioning,
-                            provision_unit)
+from sync.provision import (Identity, ProvisionError, ProvisioningBroken, check_centre_url, load_identity,
+                            load_provisioning, provision_unit)
 from tests.support.sync.fake_centre import FakeCentre, make_test_ca
 from tests.support.sync.helpers import UNIT_ID, run_async, store_with
 
@@ -187,3 +187,55 @@ def test_mismatched_key_and_record_are_refused(centre: FakeCentre, state_dir: Pa
     files.write_atomic(paths.unit_token(state_dir), b"some-other-token")
     with pytest.raises(ProvisioningBroken, match="does not match"):
         load_provisioning(state_dir)
+
+
+def test_the_centres_role_and_counter_are_kept_with_the_provisioning(centre: FakeCentre, state_dir: Path):
+    result = provision_unit(state_dir, centre.url, UNIT_ID, centre.issue_token(UNIT_ID, "counter", "3"))
+    assert result.identity == Identity(UNIT_ID, "counter", "3")
+    record = json.loads(result.centre_path.read_text())
+    assert (record["role"], record["counter_id"]) == ("counter", "3")
+    assert load_identity(state_dir) == Identity(UNIT_ID, "counter", "3")
+    loaded = load_provisioning(state_dir)
+    assert (loaded.role, loaded.counter_id) == ("counter", "3")
+    # The identity is read without the secrets: a user that may not read the key still learns it.
+    paths.unit_key(state_dir).chmod(0)
+    if os.geteuid() != 0:  # root reads a mode-0 file anyway
+        assert load_identity(state_dir) == Identity(UNIT_ID, "counter", "3")
+    paths.unit_key(state_dir).chmod(0o600)
+
+
+def test_a_disagreeing_confirmation_enrols_nothing_and_keeps_the_token(centre: FakeCentre, state_dir: Path):
+    token = centre.issue_token(UNIT_ID, "dispenser", None)
+    with pytest.raises(ProvisionError) as caught:
+        provision_unit(state_dir, centre.url, UNIT_ID, token, role="counter", counter_id="3")
+    message = str(caught.value)
+    assert "role dispenser, no counter" in message and "--role counter, --counter 3" in message
+    assert "Nothing was enrolled and the token is still good" in message
+    assert token in centre.enrolment_tokens and not paths.centre_file(state_dir).exists()
+    assert provision_unit(state_dir, centre.url, UNIT_ID, token, role="dispenser").identity == Identity(
+        UNIT_ID, "dispenser", None)
+
+
+def test_a_centre_that_does_not_say_the_role_leaves_the_config_to_decide(centre: FakeCentre, state_dir: Path,
+                                                                        monkeypatch):
+    enrol = centre._enrol
+
+    def older_centre(body):
+        status, answer, headers = enrol({key: value for key, value in body.items()
+                                         if key not in ("role", "counter_id")})
+        return status, {"unit_token": answer["unit_token"]}, headers
+
+    monkeypatch.setattr(centre, "_enrol", older_centre)
+    assert provision_unit(state_dir, centre.url, UNIT_ID, centre.issue_token(UNIT_ID)).identity == Identity(UNIT_ID)
+    assert load_identity(state_dir) == Identity(UNIT_ID)  # neither role nor counter: the config's stand
+    given = provision_unit(state_dir, centre.url, UNIT_ID, centre.issue_token(UNIT_ID), role="counter",
+                           counter_id="5")
+    assert given.identity == Identity(UNIT_ID, "counter", "5")  # what the technician said, then
+
+
+def test_an_older_record_without_role_still_loads(centre: FakeCentre, state_dir: Path):
+    provision_unit(state_dir, centre.url, UNIT_ID, centre.issue_token(UNIT_ID))
+    record = json.loads(paths.centre_file(state_dir).read_text())
+    del record["role"], record["counter_id"]
+    files.write_atomic(paths.centre_file(state_dir), json.dumps(record).encode(), files.SECRET_MODE)
+    assert load_identity(state_dir) == Identity(UNIT_ID) and load_provisioning(state_dir).role is None

@@ -57,3 +57,14 @@ def test_a_unit_cannot_be_added_twice_once_enrolled(db_url, capsys):
         db.dispose()
     code, _, err = cli(capsys, "unit", "add", "c1", "--role", "counter", "--counter", "1", "--db", db_url)
     assert code == 1 and "already enrolled" in err
+
+
+def test_unit_add_says_where_its_database_is_and_the_whole_command_for_the_unit(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CENTRE_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "unit", "add", "hall1-c3", "--role", "counter", "--counter", "3")
+    assert code == 0
+    token = re.search(r"^token: (\S+)$", out, re.MULTILINE).group(1)
+    assert f"database: {tmp_path / 'centre.db'} (SQLite)" in out and (tmp_path / "centre.db").is_file()
+    assert f"kiosk provision --centre URL --unit-id hall1-c3 --token={token}" in out
+    assert "role counter, counter 3" in out

@@ -89,3 +89,47 @@ def test_a_malformed_enrolment_is_invalid(centre):
     response = centre.client.post("/api/v1/enrol", json={"token": "t", "unit_id": "bad id!",
                                                          "public_key": "x"})
     assert (response.status_code, response.json()["error"]["field"]) == (422, "unit_id")
+
+
+def test_the_enrolment_answer_carries_the_role_and_counter_recorded_at_the_centre(centre):
+    counter = SimulatedUnit("counter-03")
+    dispenser = SimulatedUnit("dispenser-1")
+    counter_token = centre.issue_token(counter.unit_id, role="counter", counter="3")
+    dispenser_token = centre.issue_token(dispenser.unit_id, role="dispenser", counter=None)
+    answer = enrol(centre, counter_token, counter)
+    assert answer.status_code == 201
+    assert {key: value for key, value in answer.json().items() if key != "unit_token"} == {
+        "role": "counter", "counter_id": "3"}
+    answer = enrol(centre, dispenser_token, dispenser)
+    assert (answer.status_code, answer.json()["role"], answer.json()["counter_id"]) == (201, "dispenser", None)
+
+
+def confirm(centre, token: str, unit: SimulatedUnit, **told):
+    return centre.client.post("/api/v1/enrol", json={"token": token, "unit_id": unit.unit_id,
+                                                     "public_key": unit.public_key, **told})
+
+
+@pytest.mark.parametrize("told", [{"role": "both"}, {"counter_id": "4"}, {"role": "counter", "counter_id": "03"}])
+def test_a_role_or_counter_the_centre_did_not_record_is_refused_and_uses_nothing_up(centre, told):
+    unit = SimulatedUnit("counter-03")
+    token = centre.issue_token(unit.unit_id, role="counter", counter="3")
+    refused = confirm(centre, token, unit, **told)
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert (error["code"], error["role"], error["counter_id"]) == ("identity_mismatch", "counter", "3")
+    assert "token is still valid" in error["message"]
+    with centre.db.transaction() as session:
+        assert session.scalars(select(EnrolmentToken.used_at)).one() is None
+        assert session.get(Unit, unit.unit_id).enrolled_at is None
+    # The record is told only to a holder of a good token: a wrong token is the usual 401.
+    assert confirm(centre, "no-such-token", unit, **told).status_code == 401
+    agreeing = confirm(centre, token, unit, role="counter", counter_id="3")
+    assert agreeing.status_code == 201 and agreeing.json()["counter_id"] == "3"
+
+
+def test_a_counter_a_unit_could_not_take_is_refused_at_unit_add(centre):
+    from centre.units.enrolment import UnitError, add_unit
+    for counter in ("3 号", "x" * 17, "3\n"):
+        with pytest.raises(UnitError, match="1-16 characters"):
+            with centre.db.transaction() as session:
+                add_unit(session, "counter-03", "counter", counter, now_utc())

@@ -77,15 +77,17 @@ def example_config(tmp_path: Path) -> Path:
     return config
 
 
-def test_flags_enrol_and_write_the_config_atomically(centre: FakeCentre, example_config: Path, tmp_path: Path):
+def test_the_documented_command_enrols_with_the_centres_role_and_counter(centre: FakeCentre, example_config: Path,
+                                                                         tmp_path: Path):
     state = tmp_path / "state"
-    token = centre.issue_token(UNIT_ID)
-    # The one test that starts a real `kiosk` process: the command as installed, end to end.
+    token = centre.issue_token(UNIT_ID, role="counter", counter_id="7")
+    # The one test that starts a real `kiosk` process: the command as installed, end to end, as
+    # PROTOCOL.md, the README and `centre unit add` give it: no role, no counter.
     result = kiosk_process("provision", "--config", str(example_config), "--state-dir", str(state),
-                           "--centre", centre.url, "--unit-id", UNIT_ID, "--role", "counter", "--counter", "7",
-                           f"--token={token}")
+                           "--centre", centre.url, "--unit-id", UNIT_ID, f"--token={token}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"enrolled unit {UNIT_ID}" in result.stdout
+    assert "role counter, counter 7 (the centre's record)" in result.stdout
 
     settings = load_settings(example_config)
     assert settings.unit.id == UNIT_ID and settings.unit.role == "counter" and settings.unit.counter_id == "7"
@@ -99,6 +101,48 @@ def test_flags_enrol_and_write_the_config_atomically(centre: FakeCentre, example
     assert stat.S_IMODE(example_config.stat().st_mode) == 0o640  # an existing file keeps its mode
     assert [p.name for p in example_config.parent.iterdir()] == ["kiosk.toml"]  # no temporary left
     assert (state / CENTRE_FILE_NAME).is_file()
+
+
+def test_flags_that_confirm_the_centres_record_enrol(centre: FakeCentre, example_config: Path, tmp_path: Path):
+    result = kiosk("provision", "--config", str(example_config), "--state-dir", str(tmp_path / "state"),
+                   "--centre", centre.url, "--unit-id", UNIT_ID, "--role", "counter", "--counter", "7",
+                   f"--token={centre.issue_token(UNIT_ID, role='counter', counter_id='7')}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    settings = load_settings(example_config)
+    assert (settings.unit.role, settings.unit.counter_id) == ("counter", "7")
+
+
+@pytest.mark.parametrize("flags", [["--role", "dispenser"], ["--counter", "4"], ["--role", "both", "--counter", "7"]])
+def test_flags_that_disagree_with_the_centre_are_refused_and_the_token_stays_good(
+        centre: FakeCentre, example_config: Path, tmp_path: Path, flags: list[str]):
+    state = tmp_path / "state"
+    before = example_config.read_bytes()
+    token = centre.issue_token(UNIT_ID, role="counter", counter_id="7")
+    result = kiosk("provision", "--config", str(example_config), "--state-dir", str(state),
+                   "--centre", centre.url, "--unit-id", UNIT_ID, *flags, f"--token={token}")
+    assert result.returncode == EXIT_FAILED, result.stdout + result.stderr
+    assert "the centre has unit hall1-c3, role counter, counter 7" in result.stderr
+    assert "Nothing was enrolled and the token is still good" in result.stderr
+    assert example_config.read_bytes() == before and not (state / CENTRE_FILE_NAME).exists()
+    assert token in centre.enrolment_tokens and UNIT_ID not in centre.units
+    # The same token, without the wrong flag, enrols.
+    again = kiosk("provision", "--config", str(example_config), "--state-dir", str(state),
+                  "--centre", centre.url, "--unit-id", UNIT_ID, f"--token={token}")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert load_settings(example_config).unit.counter_id == "7"
+
+
+def test_a_missing_config_folder_says_to_run_deploy_first(centre: FakeCentre, tmp_path: Path, monkeypatch):
+    token = centre.issue_token(UNIT_ID)
+    # No --config: the default, /etc/kiosk/kiosk.toml, on a machine deploy.sh never ran on.
+    monkeypatch.setattr(cli, "DEFAULT_CONFIG", tmp_path / "etc" / "kiosk" / "kiosk.toml")
+    result = kiosk("provision", "--state-dir", str(tmp_path / "state"), "--centre", centre.url,
+                   "--unit-id", UNIT_ID, f"--token={token}")
+    assert result.returncode == EXIT_FAILED
+    assert f"{tmp_path / 'etc' / 'kiosk'} does not exist" in result.stderr
+    assert "run deploy.sh first" in result.stderr and "--config-out" in result.stderr
+    assert "sudo" not in result.stderr
+    assert token in centre.enrolment_tokens and not centre.requests  # asked nothing, sent nothing
 
 
 def test_reprovisioning_keeps_the_event_store_and_its_unsent_events(centre: FakeCentre, example_config: Path,
@@ -117,8 +161,8 @@ def test_reprovisioning_keeps_the_event_store_and_its_unsent_events(centre: Fake
     db_bytes = events_db(state).read_bytes()
     for attempt in range(2):  # first provisioning, then again with a fresh token
         result = kiosk("provision", "--config", str(example_config), "--state-dir", str(state),
-                       "--centre", centre.url, "--unit-id", UNIT_ID, "--role", "both", "--counter", "2",
-                       f"--token={centre.issue_token(UNIT_ID)}")
+                       "--centre", centre.url, "--unit-id", UNIT_ID,
+                       f"--token={centre.issue_token(UNIT_ID, role='both', counter_id='2')}")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "kept as it was" in result.stdout
 
@@ -142,8 +186,9 @@ def test_no_terminal_and_missing_answers_is_refused_clearly(centre: FakeCentre, 
                    "--centre", centre.url)
     assert result.returncode == 2
     assert "no terminal to ask on" in result.stderr
-    for flag in ("--unit-id", "--role", "--token"):
+    for flag in ("--unit-id", "--token"):
         assert flag in result.stderr
+    assert "--role" not in result.stderr and "--counter" not in result.stderr  # the centre says them
     assert example_config.read_bytes() == before
     assert not centre.requests or all(r.path == "/healthz" for r in centre.requests)
 
@@ -178,13 +223,11 @@ def test_an_unreachable_centre_is_refused_before_enrolling(example_config: Path,
 
 
 def test_interactive_answers_are_checked_and_asked_again(centre: FakeCentre, example_config: Path, tmp_path: Path):
-    token = centre.issue_token(UNIT_ID)
+    token = centre.issue_token(UNIT_ID, role="counter", counter_id="4")
     typed = Terminal("\n".join([
         "ftp://centre", centre.url,          # a bad URL, then the right one
         "hall 1", UNIT_ID,                   # a bad unit id, then the right one
-        "",                                   # role: the default, counter
-        "4",
-        token,
+        token,                                # no role or counter asked: the centre says them
     ]) + "\n")
     out, err = io.StringIO(), io.StringIO()
     status = provision_interactive_command(Answers(), config_in=example_config, config_out=example_config,
@@ -193,7 +236,7 @@ def test_interactive_answers_are_checked_and_asked_again(centre: FakeCentre, exa
     shown = out.getvalue()
     assert "Centre URL" in shown and "not a centre URL" in shown
     assert "Unit id" in shown and "letters, digits" in shown
-    assert "Role (counter/dispenser/both) [counter]" in shown
+    assert "Role" not in shown and "Counter" not in shown
     settings = load_settings(example_config)
     assert (settings.unit.id, settings.unit.role, settings.unit.counter_id) == (UNIT_ID, "counter", "4")
 
@@ -222,7 +265,7 @@ def test_config_out_writes_a_new_file_and_leaves_the_source(centre: FakeCentre, 
     before = example_config.read_bytes()
     result = kiosk("provision", "--config", str(example_config), "--config-out", str(out_path),
                    "--state-dir", str(tmp_path / "s"), "--centre", centre.url, "--unit-id", UNIT_ID,
-                   "--role", "dispenser", f"--token={centre.issue_token(UNIT_ID)}")
+                   "--role", "dispenser", f"--token={centre.issue_token(UNIT_ID, 'dispenser', None)}")
     assert result.returncode == 0, result.stderr
     assert example_config.read_bytes() == before
     assert load_settings(out_path).unit.role == "dispenser"
@@ -242,7 +285,8 @@ def test_provision_command_prints_what_it_did(centre: FakeCentre, state_dir: Pat
     assert code == EXIT_OK, err.getvalue()
     text = out.getvalue()
     assert f"enrolled unit {UNIT_ID} at {centre.url}" in text and "(mode 0600)" in text
-    assert "centre knows this unit as 'hall1-c3'" in text  # config's unit.id differs: say so
+    # The config's unit differs from the centre's record: say which one `kiosk run` uses.
+    assert "the config says unit from-config" in text and "runs as the centre's unit hall1-c3, role both" in text
     assert "event store" not in text and not events_db(state_dir).exists()  # none yet: nothing said kept
 
 

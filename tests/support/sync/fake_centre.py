@@ -59,6 +59,7 @@ class Recorded:
 class FakeCentre:
     tls: ssl.SSLContext | None = None
     enrolment_tokens: dict[str, str] = field(default_factory=dict)   # token -> unit id
+    registered: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # unit id -> (role, counter)
     units: dict[str, Unit] = field(default_factory=dict)
     streams: dict[str, list[dict]] = field(default_factory=dict)     # stream id -> events by seq
     stopped_streams: dict[str, str] = field(default_factory=dict)
@@ -114,9 +115,11 @@ class FakeCentre:
 
     # --- test knobs ----------------------------------------------------------------------
 
-    def issue_token(self, unit_id: str) -> str:
+    def issue_token(self, unit_id: str, role: str = "both", counter_id: str | None = "1") -> str:
+        """As `centre unit add UNIT_ID --role ROLE --counter N` (the default: the built-in sim config's)."""
         token = secrets.token_urlsafe(16)
         self.enrolment_tokens[token] = unit_id
+        self.registered[unit_id] = (role, counter_id)
         return token
 
     def stored(self, stream_id: str) -> list[dict]:
@@ -193,10 +196,15 @@ class FakeCentre:
         unit_id = body.get("unit_id") if isinstance(body, dict) else None
         if self.enrolment_tokens.get(token) != unit_id or unit_id is None:
             return _error(401, "unauthorized", "enrolment token refused")
+        role, counter_id = self.registered[unit_id]
+        if body.get("role") not in (None, role) or body.get("counter_id") not in (None, counter_id):
+            # Refused before the token is used, as the centre does.
+            return 409, {"error": {"code": "identity_mismatch", "message": "not what the centre recorded",
+                                   "role": role, "counter_id": counter_id}}, {}
         del self.enrolment_tokens[token]
         unit_token = secrets.token_urlsafe(24)
         self.units[unit_id] = Unit(body["public_key"], unit_token)
-        return 201, {"unit_token": unit_token}, {}
+        return 201, {"unit_token": unit_token, "role": role, "counter_id": counter_id}, {}
 
     def _authorise(self, unit_id: str, headers) -> tuple[Unit | None, tuple | None]:
         given = (headers.get("Authorization") or "").removeprefix("Bearer ")
