@@ -253,6 +253,10 @@ class KioskApp:
 
     async def _decide_and_commit(self, decide: Callable[[float], Decision]) -> list[dict[str, Any]]:
         async with self._lock:
+            if self.fault is not None:
+                # Out of order, staff are told why first (not "not signed in" from a counter whose
+                # state could not even be read back from its store).
+                raise self._unavailable()
             return await self._commit(decide(self.clock.monotonic()))
 
     async def sign_in(self, staff_id: str) -> list[dict[str, Any]]:
@@ -331,8 +335,7 @@ class KioskApp:
 
     def current_view(self) -> View:
         if self.fault is not None:
-            return OutOfOrder(STORAGE_FAULT_TEXT.get(self.fault.code, STORAGE_FAULT_TEXT["storage_error"]),
-                              self.settings.unit.counter_id)
+            return OutOfOrder(storage_fault_text(self.fault), self.settings.unit.counter_id)
         now = self.clock.monotonic()
         return self.queue.view(self.machine.view(now), now)
 
@@ -399,7 +402,7 @@ class KioskApp:
             "last_seq": store.head.seq if store else None,
             "stream_id": store.stream_id if store else None,
             "storage": {"ok": self.fault is None, "error": self.fault.code if self.fault else None,
-                        "message": str(self.fault) if self.fault else None,
+                        "message": str(self.fault) if self.fault else None, "seq": fault_seq(self.fault),
                         "disk_free_mb": disk_free_mb(self.settings.state_dir)},
             "printer": self.queue.printer_health(),
             "queue": self.queue.health(),
@@ -415,6 +418,18 @@ class KioskApp:
         if printer.get("kind") not in (None, "none"):  # a counter without a printer reports none
             report["paper"] = printer["paper"]
         return report
+
+
+def fault_seq(fault: StoreError | None) -> int | None:
+    """The event a storage fault concerns (a broken hash chain), when it names one."""
+    return getattr(fault, "seq", None)
+
+
+def storage_fault_text(fault: StoreError) -> str:
+    """The out-of-order screen's cause, for the technician who comes to look."""
+    text = STORAGE_FAULT_TEXT.get(fault.code, STORAGE_FAULT_TEXT["storage_error"])
+    seq = fault_seq(fault)
+    return f"{text}（第 {seq} 条记录）" if seq is not None else text
 
 
 def event_moment(event: dict[str, Any], boot_id: str) -> float:

@@ -22,11 +22,17 @@ import aiosqlite
 from protocol.chain import canonical_bytes, event_hash
 
 from kiosk.clock import Clock, SystemClock
+from kiosk.stored_chain import ChainBroken, ChainWalk
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
+VERIFY_BATCH = 1000
+# Where the store keeps how far its hash chain was verified (the seq and that event's hash).
+VERIFIED_SEQ_KEY = "chain_verified_seq"
+VERIFIED_HASH_KEY = "chain_verified_hash"
+_ROWS_AFTER = "SELECT seq, event_id, type, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # version reached -> statements that take the schema there from the version before
@@ -57,7 +63,13 @@ class StoreWriteError(StoreError):
 
 
 class StoreCorrupt(StoreError):
+    """The store's content cannot be trusted; `seq` is the first event concerned, when known."""
+
     code = "storage_corrupt"
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
 
 
 class StoreBusy(StoreError):
@@ -96,6 +108,19 @@ def cannot_write(state_dir: Path, error: OSError) -> StoreWriteError:
     else:
         fix = "check the disk and the path"
     return StoreWriteError(f"state dir {state_dir} cannot be written ({error.strerror or error}): {fix}")
+
+
+def chain_broken_message(db_path: Path, broken: ChainBroken) -> str:
+    return (f"{db_path}: the hash chain breaks at seq {broken.seq}: {broken}; nothing is recorded on "
+            "it any more. Restore the database from a backup, or start a new stream with "
+            "`kiosk reset-store --yes` (the old file is kept)")
+
+
+def _hash_in(body: str) -> str | None:
+    try:
+        return json.loads(body).get("hash")
+    except (ValueError, AttributeError):
+        return None
 
 
 def lock_path(db_path: Path) -> Path:
@@ -233,10 +258,44 @@ class EventStore:
         await self._migrate()
         self.stream_id = await self._meta("stream_id") or ""
         self._acked_through = int(await self._meta("acked_through") or 0)
-        async with conn.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT 1") as cursor:
-            row = await cursor.fetchone()
-        if row is not None:
-            self._head = Head(row[0], json.loads(row[1])["hash"])
+        await self._verify_new_events()
+
+    async def _verify_new_events(self) -> None:
+        """Walk the chain from the last verified event to the head (that event itself again: new
+        events chain onto the head's hash), then record the head as verified. A break is
+        StoreCorrupt with its seq, and the store does not open: nothing is chained onto it."""
+        verified_seq = int(await self._meta(VERIFIED_SEQ_KEY) or 0)
+        verified_hash = await self._meta(VERIFIED_HASH_KEY) or ""
+        last_seq = (await self._conn.execute_fetchall("SELECT max(seq) FROM events"))[0][0] or 0
+        if last_seq < verified_seq:
+            raise self._broken(ChainBroken(last_seq + 1, f"is missing: the store ends at seq {last_seq}, "
+                                                         f"and was verified up to seq {verified_seq}"))
+        if verified_seq:
+            kept = await self._conn.execute_fetchall("SELECT body FROM events WHERE seq = ?", (verified_seq,))
+            if kept and _hash_in(kept[0][0]) != verified_hash:   # (gone: pruned, and nothing links to it)
+                raise self._broken(ChainBroken(verified_seq, "is not the event that was verified"))
+        walk = ChainWalk(self.stream_id, self._acked_through, max(0, verified_seq - 1), None)
+        await self._walk(walk, walk.seq)
+        self._head = Head(walk.seq, walk.hash or "")
+        if walk.seq > verified_seq:
+            try:
+                await self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?), (?, ?)",
+                                  [VERIFIED_SEQ_KEY, str(walk.seq), VERIFIED_HASH_KEY, walk.hash])
+            except StoreWriteError:
+                pass  # a full disk: the same events are verified again at the next start
+
+    async def verify_all(self) -> int:
+        """Walk the whole stored chain (`kiosk selftest`); the number of events checked."""
+        walk = ChainWalk(self.stream_id, self._acked_through)
+        await self._walk(walk, 0)
+        return walk.checked
+
+    async def _walk(self, walk: ChainWalk, after: int) -> None:
+        while rows := await self._conn.execute_fetchall(_ROWS_AFTER, (after, VERIFY_BATCH)):
+            after = _check_batch(self.path, walk, rows)
+
+    def _broken(self, broken: ChainBroken) -> StoreCorrupt:
+        return StoreCorrupt(chain_broken_message(self.path, broken), seq=broken.seq)
 
     async def _migrate(self) -> None:
         async with self._conn.execute("PRAGMA user_version") as cursor:
@@ -416,6 +475,26 @@ class EventStore:
         if limit <= 0:
             return 0
         return await self._write("DELETE FROM events WHERE seq <= ? AND recorded_at < ?", [limit, cutoff])
+
+
+def _check_batch(db_path: Path, walk: ChainWalk, rows: Iterable[Any]) -> int:
+    """Check a batch of rows; the last seq in it."""
+    try:
+        walk.check_all(rows)
+    except ChainBroken as broken:
+        raise StoreCorrupt(chain_broken_message(db_path, broken), seq=broken.seq) from None
+    return walk.seq
+
+
+def verify_readonly(conn: sqlite3.Connection, db_path: Path) -> int:
+    """Walk the whole chain over a read-only connection (selftest beside a running service); the
+    number of events checked, or StoreCorrupt."""
+    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('stream_id', 'acked_through')"))
+    walk = ChainWalk(meta.get("stream_id", ""), int(meta.get("acked_through") or 0))
+    after = 0
+    while rows := conn.execute(_ROWS_AFTER, (after, VERIFY_BATCH)).fetchall():
+        after = _check_batch(db_path, walk, rows)
+    return walk.checked
 
 
 def open_readonly(path: Path | str) -> sqlite3.Connection:

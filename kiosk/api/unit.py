@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from kiosk.api.bodies import Body, CompleteBody, PauseBody, SignInBody, int_param, read_body
 from kiosk.api.routes import ApiRoute, Parameter
-from kiosk.app import KioskApp
+from kiosk.app import KioskApp, fault_seq
 from kiosk.refusals import Refused, Unavailable
 
 MAX_EVENTS_PAGE = 1000
@@ -20,9 +20,12 @@ def event_types(events: list[dict[str, Any]]) -> list[str]:
 
 def unit_routes(app: KioskApp) -> list[ApiRoute]:
     async def healthz(request: Request) -> Response:
-        ok = app.fault is None
-        return JSONResponse({"status": "ok" if ok else "out_of_order",
-                             "storage": "ok" if ok else app.fault.code}, status_code=200 if ok else 503)
+        if app.fault is None:
+            return JSONResponse({"status": "ok", "storage": "ok"})
+        answer: dict[str, Any] = {"status": "out_of_order", "storage": app.fault.code}
+        if (seq := fault_seq(app.fault)) is not None:
+            answer["seq"] = seq   # where the stored hash chain breaks
+        return JSONResponse(answer, status_code=503)
 
     async def state(request: Request) -> Response:
         return JSONResponse(app.state())
@@ -67,7 +70,8 @@ def unit_routes(app: KioskApp) -> list[ApiRoute]:
 
     return [
         ApiRoute("GET", "/healthz", healthz, "Whether the unit can record events", public=True, responses=(
-            ("503", 'Out of order: {"status": "out_of_order", "storage": CODE} (not an error object)'),)),
+            ("503", 'Out of order: {"status": "out_of_order", "storage": CODE, "seq"?: N} (not an '
+                    'error object; seq: where the stored hash chain breaks)'),)),
         ApiRoute("GET", "/v1/state", state, "Mode, staff, counter, paused, serving ticket, backlog, printer"),
         ApiRoute("POST", "/v1/staff/sign-in", sign_in, "Sign a staff member in", body=SignInBody),
         ApiRoute("POST", "/v1/staff/sign-out", sign_out, "Sign out", body=Body),

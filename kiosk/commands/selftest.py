@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from kiosk.config import Settings
-from kiosk.events import EventStore, StoreError, open_readonly, store_in_use
+from kiosk.events import EventStore, StoreCorrupt, StoreError, open_readonly, store_in_use, verify_readonly
 from kiosk.paths import events_db, state_dir_problem, voice_dir
 
 # Free space under the state dir: below FAIL the event store may soon refuse writes (the unit then
@@ -54,19 +54,24 @@ def _check_store(settings: Settings) -> Check:
             conn = open_readonly(db)
             try:
                 verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+                checked = verify_readonly(conn, db) if verdict == "ok" else 0
             finally:
                 conn.close()
         except sqlite3.Error as error:
             return Check("storage", "fail", f"{db}: {error}")
+        except StoreCorrupt as error:
+            return Check("storage", "fail", str(error))
         if verdict != "ok":
             return Check("storage", "fail", f"{db}: quick_check: {verdict}")
-        return Check("storage", "ok", f"{db}: quick_check ok ({why})")
+        return Check("storage", "ok", f"{db}: quick_check ok, hash chain of {checked} events verified ({why})")
 
     async def probe() -> str:
         store = await EventStore.open(db)
         try:
+            checked = await store.verify_all()   # opening verified only what was new
             await store.probe_write()
-            return f"{db}: quick_check ok, writable, {store.head.seq} events, backlog {store.backlog}"
+            return (f"{db}: quick_check ok, hash chain of {checked} events verified, writable, "
+                    f"{store.head.seq} events, backlog {store.backlog}")
         finally:
             await store.close()
 

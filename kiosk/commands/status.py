@@ -142,7 +142,8 @@ def _gather_unit(settings: Settings) -> dict[str, Any]:
     try:
         return asyncio.run(_from_store(settings))
     except StoreError as error:
-        return {"service": "stopped", "storage": {"ok": False, "error": error.code, "message": str(error)}}
+        return {"service": "stopped", "error": str(error), "storage": {
+            "ok": False, "error": error.code, "message": str(error), "seq": getattr(error, "seq", None)}}
 
 
 def status_command(settings: Settings, *, as_json: bool = False) -> int:
@@ -162,7 +163,8 @@ def status_command(settings: Settings, *, as_json: bool = False) -> int:
         f"paused:    {'yes' if report.get('paused') else 'no'}",
         f"backlog:   {report.get('backlog', '-')} events not yet acknowledged by the centre",
         f"storage:   {'ok' if storage.get('ok') else storage.get('error') or 'unknown'}"
-        f"  ({storage.get('disk_free_mb', '?')} MB free)",
+        + (f" at seq {storage['seq']}" if storage.get("seq") is not None else "")
+        + f"  ({storage.get('disk_free_mb', '?')} MB free)",
     ]
     stored = report["sync_stored"]
     if stored["provisioned"]:
@@ -179,6 +181,8 @@ def status_command(settings: Settings, *, as_json: bool = False) -> int:
         lines.append(f"sync:      last error: {live['last_error']}")
     if report.get("error"):
         lines.append(f"error:     {report['error']}")
+    elif storage.get("message"):   # a running unit out of order says why in its state
+        lines.append(f"error:     {storage['message']}")
     if report.get("last_events"):
         lines.append("last events:")
         for event in report["last_events"]:

@@ -3,13 +3,19 @@ on a disk that is still full, a flipped byte in a stored event, an emptied datab
 that is a file or read-only. In every one nothing the unit acknowledged is lost."""
 from __future__ import annotations
 
+import io
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pygame
 import pytest
 
+from kiosk.screens.renderer import Renderer
+from kiosk.screens.views import OutOfOrder
 from protocol.chain import verify_chain
 from protocol.events import EventType
 from tests.fault.results import record
@@ -43,6 +49,10 @@ def until_refused_for(unit, acknowledged: set[str], seconds: float) -> None:
             refused_since = time.monotonic()
         time.sleep(0.2)
     raise AssertionError("the unit kept finding room on a full disk")
+
+
+def png_pixels(png: bytes) -> bytes:
+    return pygame.image.tobytes(pygame.image.load(io.BytesIO(png), "x.png"), "RGB")
 
 
 def completed_ids(events: list[dict]) -> set[str]:
@@ -193,3 +203,92 @@ def test_a_read_only_state_dir_shows_out_of_order_says_so_once_and_resumes_when_
             if again is not None:
                 again.kill()
             remount(disk, "rw")
+
+
+# --- a flipped byte in a stored event -----------------------------------------------------------
+
+def flip_staff_id(db: Path, old: bytes = b'"staff_id":"1001"', new: bytes = b'"staff_id":"1091"') -> int:
+    """Change one stored event's staff id in the file itself, as an editor or a bad sector would;
+    the seq of the event changed."""
+    raw = db.read_bytes()
+    at = raw.rindex(old)
+    db.write_bytes(raw[:at] + new + raw[at + len(old):])
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"   # what SQLite alone sees
+        return conn.execute("SELECT seq FROM events WHERE body LIKE ?", (f"%{new.decode()}%",)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def stored_head(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_flipped_byte_in_a_stored_event_stops_the_unit_out_of_order_naming_the_seq(tmp_path, request):
+    state_dir = tmp_path / "state"
+    db = state_dir / "events.db"
+    unit = SimUnit(state_dir).start()
+    assert unit.post("/v1/staff/sign-in", {"staff_id": "1001"}).status_code == 200
+    for _ in range(5):
+        assert unit.post("/v1/transactions/complete", {}).status_code == 200
+    assert unit.stop() == 0
+    broken_seq = flip_staff_id(db)
+    head = stored_head(db)
+
+    selftest = kiosk("selftest", "--sim", "--state-dir", str(state_dir))
+    storage = [line for line in selftest.stdout.splitlines() if " storage " in line]
+    assert selftest.returncode == 1 and storage[0].startswith("FAIL") and f"seq {broken_seq}" in storage[0]
+
+    again = SimUnit(state_dir).start()
+    try:
+        health = again.get("/healthz", headers={})
+        assert health.status_code == 503
+        assert health.json() == {"status": "out_of_order", "storage": "storage_corrupt", "seq": broken_seq}
+        state = again.state()
+        assert state["screen"] == "OutOfOrder" and state["storage"]["seq"] == broken_seq
+        expected = Renderer((800, 480)).render(OutOfOrder(f"数据存储损坏（第 {broken_seq} 条记录）", "1"))
+        buffer = io.BytesIO()
+        pygame.image.save(expected, buffer, "x.png")
+        assert png_pixels(again.get("/v1/sim/display.png").content) == png_pixels(buffer.getvalue())
+        status = kiosk("status", "--sim", "--state-dir", str(state_dir))
+        assert f"storage_corrupt at seq {broken_seq}" in status.stdout and status.returncode == 1
+        refused = again.post("/v1/transactions/complete", {})
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "storage_corrupt"
+        assert again.press(1) == []
+        assert again.stop() == 0
+    finally:
+        again.kill()
+    assert stored_head(db) == head   # nothing was chained onto the broken event
+    stopped = kiosk("status", "--sim", "--state-dir", str(state_dir))
+    assert f"storage_corrupt at seq {broken_seq}" in stopped.stdout
+    record(request.node.nodeid, "\"1001\" → \"1091\" in one stored event of a stopped unit",
+           {"seq changed": broken_seq, "seen by quick_check": "no", "selftest": "FAIL",
+            "healthz": health.status_code, "events added after": stored_head(db) - head})
+
+
+@pytest.mark.slow
+def test_selftest_walks_the_whole_chain_where_a_start_walks_only_what_is_new(tmp_path):
+    """A start checks the events added since the last start (it would otherwise read the whole
+    log every time); selftest checks them all, so an event changed after its check is found."""
+    state_dir = tmp_path / "state"
+    db = state_dir / "events.db"
+    for _ in range(2):   # the second start verifies what the first recorded
+        unit = SimUnit(state_dir).start()
+        assert unit.post("/v1/staff/sign-in", {"staff_id": "1001"}).status_code == 200
+        assert unit.stop() == 0
+    conn = sqlite3.connect(db)
+    verified = int(conn.execute("SELECT value FROM meta WHERE key = 'chain_verified_seq'").fetchone()[0])
+    conn.close()
+    assert verified >= 2
+    raw = db.read_bytes()
+    at = raw.index(b'"staff_id":"1001"')
+    db.write_bytes(raw[:at] + b'"staff_id":"1091"' + raw[at + 17:])
+    selftest = kiosk("selftest", "--sim", "--state-dir", str(state_dir))
+    assert selftest.returncode == 1 and "the hash chain breaks at seq 2" in selftest.stdout
