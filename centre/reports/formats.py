@@ -41,6 +41,13 @@ CALLBACK_HEADERS = {
 }
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula, even in a CSV file: a
+# counter or staff id a unit sent as "=cmd|' /C calc'!A0" would run when the report is opened.
+# OWASP's rule for CSV: such a text cell gets a leading single quote. Numbers are never changed
+# (a negative number of points is not a formula).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -49,12 +56,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return _text(value)
+
+
 def report_csv(report: MonthlyReport) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(report.column_names)
     for row in report.rows:
-        writer.writerow([_text(value) for value in row.columns(report.by).values()])
+        writer.writerow([_csv_cell(value) for value in row.columns(report.by).values()])
     return buffer.getvalue()
 
 
@@ -83,7 +96,18 @@ def _display_width(text: str) -> int:
     return sum(2 if ord(char) > 0x2E7F else 1 for char in text)
 
 
+def _sheet_value(value: Any) -> Any:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if value is None:
+        return ""
+    if isinstance(value, str):  # control characters openpyxl refuses to write (IllegalCharacterError)
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
+
+
 def _fill_sheet(sheet, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -93,7 +117,14 @@ def _fill_sheet(sheet, headers: Sequence[str], rows: Sequence[Sequence[Any]]) ->
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=False)
     for values in rows:
-        sheet.append(["" if value is None else value for value in values])
+        sheet.append([_sheet_value(value) for value in values])
+    # Every text cell is text: openpyxl makes "=…" a formula and "#REF!" an error, and the quote
+    # prefix keeps Excel from reading it as one when someone edits the cell. Numbers stay numbers.
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = TYPE_STRING
+                cell.quotePrefix = True
     for index, header in enumerate(headers, start=1):
         longest = max([_display_width(str(header))]
                       + [_display_width(_text(values[index - 1])) for values in rows])

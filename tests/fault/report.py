@@ -167,6 +167,11 @@ EXPLANATIONS = [
     "  a 500-character transaction id) are each `422 invalid` naming the field, nothing is stored",
     "  and the unit's next batch is taken; enrolment, bundle, holidays, the audit trail and the",
     "  login form given the same classes of input answer 4xx, on SQLite and PostgreSQL.",
+    "- `test_report_formulas.py`: counters and staff whose ids are `=cmd|' /C calc'!A0`, `=1+2`,",
+    "  `@SUM(…)`, `+1`, `-2`, a tab, `#REF!` or a control character, downloaded by a viewer: no",
+    "  `<f>` in any sheet of the XLSX (every text cell an inline string with the quote prefix), CSV",
+    "  text cells starting with = + - @ tab CR get a leading `'`, the points (−4) stay numbers in",
+    "  both, and the JSON report keeps the ids as sent.",
 ]
 
 
