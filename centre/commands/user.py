@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import shlex
 import sys
 from datetime import datetime, timezone
 
 from centre.commands.common import CommandError, database_options, in_transaction
-from centre.dashboard.accounts import ROLES, AccountError, add_user, list_users
+from centre.dashboard.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError, add_user, list_users
+
+PASSWORD_RULE = f"a password is at least {MIN_PASSWORD_LENGTH} characters"
 
 
 def register(subcommands) -> None:
@@ -17,23 +20,35 @@ def register(subcommands) -> None:
     add.add_argument("name", metavar="NAME")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of standard input (else: a prompt)")
+                     help="read the password from the first line of standard input (else: asked on the "
+                          f"terminal); {PASSWORD_RULE}")
     add.set_defaults(run=run_add)
     listing = actions.add_parser("list", parents=[database_options()], help="list dashboard accounts")
     listing.set_defaults(run=run_list)
 
 
-def read_password(from_stdin: bool) -> str:
+def read_password(from_stdin: bool, name: str, role: str) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise CommandError("the passwords differ")
+    if not sys.stdin.isatty():
+        # getpass would fall back to reading standard input, and end in an EOFError traceback.
+        example = f"printf '%s\\n' \"$PASSWORD\" | centre user add {shlex.quote(name)} --role {role} --password-stdin"
+        raise CommandError("there is no terminal to ask for the password on; give it on standard input "
+                           f"with --password-stdin, e.g. {example} ({PASSWORD_RULE})")
+    print(f"password for {name}: {PASSWORD_RULE}", file=sys.stderr)
+    try:
+        first = getpass.getpass("password: ")
+        if len(first) < MIN_PASSWORD_LENGTH:
+            raise CommandError(f"that password is too short: {PASSWORD_RULE}")
+        if getpass.getpass("again: ") != first:
+            raise CommandError("the passwords differ")
+    except (EOFError, KeyboardInterrupt):
+        raise CommandError("no password given; nothing was added") from None
     return first
 
 
 def run_add(args: argparse.Namespace) -> int:
-    password = read_password(args.password_stdin)
+    password = read_password(args.password_stdin, args.name, args.role)
     user = in_transaction(args, lambda session: add_user(
         session, args.name, args.role, password, datetime.now(timezone.utc)), refusals=(AccountError,))
     print(f"user {user.name} added ({user.role})")

@@ -3,6 +3,12 @@ input and stored only as an argon2id hash."""
 from __future__ import annotations
 
 import io
+import os
+import pty
+import subprocess
+import sys
+import time
+from select import select as wait_readable
 
 import pytest
 from sqlalchemy import select
@@ -32,3 +38,60 @@ def test_user_add_reads_the_password_from_stdin_and_stores_only_a_hash(db_url, c
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
         code, _, err = cli(capsys, "user", "add", *args, "--password-stdin")
         assert code == 1 and message in err
+
+
+def centre_process(db_url: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "CENTRE_DB"}
+    return subprocess.run([sys.executable, "-m", "centre", *args, "--db", db_url], env=env,
+                          capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def test_user_add_without_a_terminal_points_to_password_stdin(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'centre.db'}"
+    # A new session has no controlling terminal (as under cron, CI or a pipe): nothing to ask on.
+    done = centre_process(db_url, "user", "add", "新主管", "--role", "viewer", stdin=subprocess.DEVNULL,
+                          start_new_session=True)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "EOFError" not in done.stderr
+    assert "no terminal" in done.stderr and "--password-stdin" in done.stderr
+    assert "at least 8 characters" in done.stderr
+    listed = centre_process(db_url, "user", "list")
+    assert "新主管" not in listed.stdout
+
+
+def on_a_terminal(db_url: str, *args: str, typed: list[str]) -> tuple[int, str]:
+    """`centre ARGS` on a pseudo-terminal of its own (its controlling terminal, as getpass wants):
+    each line of `typed` is written once the output so far ends with a prompt."""
+    env = {k: v for k, v in os.environ.items() if k != "CENTRE_DB"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the command
+        os.execve(sys.executable, [sys.executable, "-m", "centre", *args, "--db", db_url], env)
+    seen, pending = b"", list(typed)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = wait_readable([fd], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal: it is done
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if pending and seen.rstrip().endswith(b":"):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
+
+
+def test_user_add_on_a_terminal_says_the_password_rule_before_asking(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'centre.db'}"
+    code, shown = on_a_terminal(db_url, "user", "add", "chief", "--role", "manager", typed=["short"])
+    assert code == 1
+    rule = shown.index("at least 8 characters")
+    assert rule < shown.index("password:")  # said before it is asked
+    assert "too short" in shown[shown.index("password:"):] and "again:" not in shown  # refused at once
+    code, shown = on_a_terminal(db_url, "user", "add", "chief", "--role", "manager",
+                                typed=["long-enough-1", "long-enough-1"])
+    assert code == 0 and "user chief added (manager)" in shown, shown
