@@ -467,6 +467,9 @@ class Uploader:
         self._retry_delay = None
         self._next_attempt = -math.inf
         self._last_success_at = wall_now()
+        # The centre answers again: an error from before is history, not the unit's state (a
+        # stopped stream stays reported, in stream_stopped_reason).
+        self._last_error = None
 
     def _note_failure(self, outcome: str, message: str) -> None:
         delay = self._backoff.next_delay()

@@ -31,9 +31,48 @@ from kiosk.config import Settings
 from kiosk.events import EventStore, StoreError, open_readonly, store_in_use
 from kiosk.paths import events_db
 from kiosk.rating.machine import RatingMachine, RatingRules
+from kiosk.stream_record import stream_record_path
 
 LAST_EVENTS = 5
 API_TIMEOUT_S = 3.0
+
+# What went wrong with an upload, in a technician's words (the outcomes of sync.client.Outcome and
+# sync.uploader's own); the centre's or the network's own message follows after a dash.
+UPLOAD_TROUBLE = {
+    "network_error": "the centre could not be reached",
+    "server_error": "the centre answered with an error",
+    "unauthorized": "the centre refused this unit's token (provision the unit again?)",
+    "forbidden": "the centre says this token belongs to another unit",
+    "revoked": "this unit was revoked at the centre",
+    "store_error": "the unit's own event store could not be read",
+    "internal_error": "a fault in the uploader (see the log)",
+    "conflict": "the centre holds other events at these seq numbers",
+    "bad_signature": "the centre found the hash chain or the signature wrong",
+    "invalid": "the centre refused the shape of a batch",
+    "events_pruned": "the centre needs events this unit no longer has",
+}
+
+
+def describe_upload_error(error: dict[str, Any], upload: dict[str, Any]) -> str:
+    """One sentence for the uploader's last_error, with when it happened and what happens next."""
+    outcome = str(error.get("outcome") or "")
+    words = UPLOAD_TROUBLE.get(outcome, outcome.replace("_", " ") or "upload failed")
+    detail = f" — {error['message']}" if error.get("message") else ""
+    when = f" (at {error['at']})" if error.get("at") else ""
+    failures = upload.get("consecutive_failures") or 0
+    retry = upload.get("next_retry_in_s")
+    next_try = (f"; {failures} failed tr{'y' if failures == 1 else 'ies'} in a row, next in {retry:.0f} s"
+                if retry is not None else "")
+    return f"{words}{detail}{when}{next_try}; every event is kept"
+
+
+def describe_stream_stop(reason: dict[str, Any]) -> str:
+    code = str(reason.get("code") or "")
+    words = UPLOAD_TROUBLE.get(code, code.replace("_", " ") or "refused")
+    detail = f" — {reason['message']}" if reason.get("message") else ""
+    since = f" since {reason['at']}" if reason.get("at") else ""
+    return (f"STOPPED by the centre{since}: {words}{detail}, at seq {reason.get('first_seq', '?')} of stream "
+            f"{reason.get('stream_id') or '?'}; every event is kept; see the centre's fleet health")
 
 
 def _from_running_unit(settings: Settings) -> dict[str, Any]:
@@ -46,8 +85,11 @@ def _from_running_unit(settings: Settings) -> dict[str, Any]:
     events = requests.get(f"{base}/v1/events", params={"after": max(0, last_seq - LAST_EVENTS),
                                                       "limit": LAST_EVENTS}, headers=headers,
                           timeout=API_TIMEOUT_S)
-    events.raise_for_status()
-    report["last_events"] = [_summary(e) for e in events.json()["events"]]
+    if events.status_code == 503 and not (report.get("storage") or {}).get("ok", True):
+        report["last_events"] = []   # out of order, its store not open: the state says why
+    else:
+        events.raise_for_status()
+        report["last_events"] = [_summary(e) for e in events.json()["events"]]
     report["service"] = "running"
     return report
 
@@ -136,7 +178,7 @@ def _gather_unit(settings: Settings) -> dict[str, Any]:
         except (requests.RequestException, ValueError) as error:
             return {"service": "running, API not answering", "error": str(error),
                     "storage": {"ok": None, "disk_free_mb": disk_free_mb(settings.state_dir)}}
-    if not db.exists():
+    if not db.exists() and not stream_record_path(db).exists():
         return {"service": "never started", "error": f"no event store at {db}",
                 "storage": {"ok": None, "disk_free_mb": disk_free_mb(settings.state_dir)}}
     try:
@@ -173,12 +215,13 @@ def status_command(settings: Settings, *, as_json: bool = False) -> int:
     else:
         lines.append("centre:    not provisioned" + (f" ({stored['problem']})" if stored["problem"] else ""))
     if stored["stream_stopped"]:
-        reason = stored["stream_stopped_reason"] or {}
-        lines.append(f"sync:      STOPPED by the centre: {json.dumps(reason, ensure_ascii=False)} "
-                     "(every event is kept; see the centre's fleet health)")
+        lines.append(f"sync:      {describe_stream_stop(stored['stream_stopped_reason'] or {})}")
     live = (report.get("sync") or {}).get("upload") or {}
-    if live.get("last_error"):
-        lines.append(f"sync:      last error: {live['last_error']}")
+    error = live.get("last_error")
+    # A stopped stream's refusal is said just above; anything else the running uploader met is said here.
+    if error and not (stored["stream_stopped"] and error.get("outcome") == (stored["stream_stopped_reason"]
+                                                                             or {}).get("code")):
+        lines.append(f"sync:      uploads failing: {describe_upload_error(error, live)}")
     if report.get("error"):
         lines.append(f"error:     {report['error']}")
     elif storage.get("message"):   # a running unit out of order says why in its state

@@ -134,7 +134,8 @@ def test_unit_enrols_drains_a_backlog_recorded_offline_and_gets_the_bundle(tmp_p
 
         local, stream_id, latency, status = run_async(scenario(), timeout=120)
         assert len(local) == 1205 and latency < 2.0  # "within a second", with room for a loaded CI box
-        assert status["last_error"] is not None and status["consecutive_failures"] == 0
+        # The errors of the offline time are history once uploads succeed (issue 14.4).
+        assert status["last_error"] is None and status["consecutive_failures"] == 0
 
         held = []
         while len(held) < 1205:
