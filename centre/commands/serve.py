@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import logging
 import os
 
@@ -10,6 +11,7 @@ from centre.commands.common import CommandError, database_options
 from centre.storage.db import DB_ENV, display_url, resolve_db_url
 
 ADMIN_TOKEN_ENV = "CENTRE_ADMIN_TOKEN"
+TRUSTED_PROXIES_ENV = "CENTRE_TRUSTED_PROXIES"
 DEFAULT_LISTEN = "127.0.0.1:8800"
 # uvicorn's C-accelerated HTTP parser and event loop (dependencies of the centre extra): with its
 # pure-Python defaults (h11, asyncio) each upload cost the server ~1 ms more CPU.
@@ -27,6 +29,11 @@ def register(subcommands) -> None:
                              "admin calls are refused")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    parser.add_argument("--trusted-proxy", action="append", metavar="ADDRESS",
+                        help="a reverse proxy's address or network (10.0.0.5, 10.0.0.0/24) whose "
+                             "X-Forwarded-For and X-Forwarded-Proto are believed; repeatable "
+                             f"(default: ${TRUSTED_PROXIES_ENV}, comma-separated). Without one "
+                             "those headers are ignored, whoever sends them")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="server processes (default 1). More let many units' uploads use more "
                              "CPU cores; for PostgreSQL (SQLite takes one write at a time anyway)")
@@ -38,6 +45,22 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdecimal() or not 0 < int(port) < 65536:
         raise CommandError(f"--listen wants HOST:PORT, e.g. {DEFAULT_LISTEN}; got {text!r}")
     return host.strip("[]"), int(port)  # [::1]:8800 → ::1
+
+
+def trusted_proxies(given: list[str] | None) -> list[str]:
+    """The proxies whose forwarded headers name the client: --trusted-proxy, else the variable.
+
+    Only these: the login limit and the wrong-token limit count by the client's address, and a
+    client that could name itself in X-Forwarded-For would never be counted."""
+    texts = given if given is not None else [os.environ.get(TRUSTED_PROXIES_ENV, "")]
+    proxies = [part.strip() for text in texts for part in text.split(",") if part.strip()]
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise CommandError("--trusted-proxy wants an IP address or network, e.g. 10.0.0.5 or "
+                               f"10.0.0.0/24; got {proxy!r}") from None
+    return proxies
 
 
 def _configure_logging() -> None:
@@ -65,14 +88,20 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
     admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    proxies = trusted_proxies(args.trusted_proxy)
     db_url = resolve_db_url(args.db)
     # Made here even with --workers: the schema is migrated once, and a database that cannot be
     # opened is reported before any worker starts.
     app = create_app(db_url, admin_token)
     print(f"centre: database {display_url(db_url)}", flush=True)
     print(f"centre: admin calls {'enabled' if admin_token else 'disabled (no admin token)'}", flush=True)
+    print(f"centre: X-Forwarded-For {'believed from ' + ', '.join(proxies) if proxies else 'ignored'}",
+          flush=True)
+    # uvicorn's ProxyHeadersMiddleware, on only for the proxies given: by default it believes the
+    # headers from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so any local client could name any address.
     server_options = dict(host=host, port=port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-                          log_level="info", server_header=False, http=HTTP_PARSER, loop=EVENT_LOOP)
+                          log_level="info", server_header=False, http=HTTP_PARSER, loop=EVENT_LOOP,
+                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
     if args.workers == 1:
         _freeze_startup_objects()
         uvicorn.run(app, **server_options)

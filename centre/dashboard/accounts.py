@@ -6,6 +6,7 @@ next to the session it protects. The cookie carries only a random token.
 """
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from functools import cache
@@ -23,8 +24,12 @@ ROLES = ("admin", "manager", "viewer")
 EDITING_ROLES = ("admin", "manager")
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 8
-# At most this many failed logins per user name, and per client address, in the window.
-LOGIN_FAILURE_LIMIT = 5
+# Failed logins in the window after which logging in is refused (429) until it passes, counted
+# apart: per user name, tight (guessing one account's password), and per client address, generous
+# (a password spray over many names; an office behind one NAT shares an address, so one person's
+# five wrong tries must not lock out colleagues who type theirs right).
+LOGIN_FAILURES_PER_NAME = 5
+LOGIN_FAILURES_PER_ADDRESS = 20
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
@@ -76,14 +81,28 @@ def list_users(session: Session) -> list[DashboardUser]:
     return list(session.scalars(select(DashboardUser).order_by(DashboardUser.name)))
 
 
+def client_key(address: str) -> str:
+    """What the per-address limit counts by: the address, or for IPv6 its /64 (one machine may
+    have any of 2**64 of them)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def login_blocked(session: Session, name: str, client: str, now: datetime) -> bool:
-    """Too many recent failures for this name or from this address (guessing is slowed down)."""
+    """Too many recent failures for this name, or from this address (guessing is slowed down)."""
     since = now - LOGIN_FAILURE_WINDOW
     by_name = session.scalar(select(func.count()).select_from(LoginFailure)
-                             .where(LoginFailure.name == name, LoginFailure.at >= since))
+                             .where(LoginFailure.name == name[:64], LoginFailure.at >= since))
     by_client = session.scalar(select(func.count()).select_from(LoginFailure)
-                               .where(LoginFailure.client == client, LoginFailure.at >= since))
-    return by_name >= LOGIN_FAILURE_LIMIT or by_client >= LOGIN_FAILURE_LIMIT
+                               .where(LoginFailure.client == client_key(client), LoginFailure.at >= since))
+    return by_name >= LOGIN_FAILURES_PER_NAME or by_client >= LOGIN_FAILURES_PER_ADDRESS
 
 
 def check_password(session: Session, name: str, password: str, client: str, now: datetime
@@ -96,7 +115,7 @@ def check_password(session: Session, name: str, password: str, client: str, now:
     except (VerificationError, InvalidHashError):
         verified = False
     if not verified:
-        session.add(LoginFailure(name=name[:64], client=client[:64], at=now))
+        session.add(LoginFailure(name=name[:64], client=client_key(client), at=now))
         session.execute(delete(LoginFailure).where(LoginFailure.at < now - LOGIN_FAILURE_WINDOW))
         return None
     if _hasher.check_needs_rehash(user.password_hash):

@@ -172,6 +172,12 @@ EXPLANATIONS = [
     "  `<f>` in any sheet of the XLSX (every text cell an inline string with the quote prefix), CSV",
     "  text cells starting with = + - @ tab CR get a leading `'`, the points (−4) stay numbers in",
     "  both, and the JSON report keeps the ids as sent.",
+    "- `test_login_limit.py`: against a real `centre serve`, five wrong passwords for one name lock",
+    "  that name only (a colleague at the same address logs in), and a 25-name password spray",
+    "  naming a new X-Forwarded-For in each request is refused after the address's 20 failures",
+    "  (the header is ignored without `--trusted-proxy`). With `--trusted-proxy 127.0.0.1`, each",
+    "  forwarded address is counted apart, and a client that is not the proxy (127.0.0.2) is",
+    "  counted as itself whatever it names.",
 ]
 
 

@@ -122,3 +122,33 @@ def test_serve_runs_uvicorn_on_its_c_parser_and_loop_with_start_up_frozen(monkey
             served["app"].state.db.dispose()
     assert (served["http"], served["loop"]) == ("httptools", "uvloop")
     assert served["frozen"] > 10_000  # the garbage collector's full passes leave start-up's objects alone
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args, environment, believed", [
+    ([], None, []),
+    ([], "10.0.0.5, 10.1.0.0/16", ["10.0.0.5", "10.1.0.0/16"]),
+    (["--trusted-proxy", "10.0.0.5", "--trusted-proxy", "::1"], "10.9.9.9", ["10.0.0.5", "::1"]),
+])
+def test_forwarded_headers_are_believed_only_from_the_trusted_proxies(monkeypatch, tmp_path, args,
+                                                                      environment, believed):
+    # uvicorn's own default believes X-Forwarded-For from 127.0.0.1: off unless proxies are given.
+    import uvicorn
+    served: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options, app=app))
+    if environment is None:
+        monkeypatch.delenv("CENTRE_TRUSTED_PROXIES", raising=False)
+    else:
+        monkeypatch.setenv("CENTRE_TRUSTED_PROXIES", environment)
+    try:
+        assert main(["serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", *args]) == 0
+    finally:
+        gc.unfreeze()
+        served["app"].state.db.dispose()
+    assert served["proxy_headers"] is bool(believed)
+    assert (served["forwarded_allow_ips"] or []) == believed
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_an_error(tmp_path, capsys):
+    assert main(["serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--trusted-proxy", "*"]) == 1
+    assert "--trusted-proxy wants an IP address or network" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from centre.app import create_app
-from centre.dashboard.accounts import LOGIN_FAILURE_LIMIT, add_user
+from centre.dashboard.accounts import LOGIN_FAILURES_PER_NAME, add_user
 from centre.dates.months import Month, centre_time_zone
 from centre.ledger.entries import sync_ledger
 from centre.storage.db import Database
@@ -109,7 +109,7 @@ def test_wrong_passwords_and_unknown_names_are_refused_alike_then_limited(client
     unknown = login(client, "nobody", PASSWORD)
     assert wrong.status_code == unknown.status_code == 401
     assert "用户名或密码错误" in wrong.text and "用户名或密码错误" in unknown.text
-    for _ in range(LOGIN_FAILURE_LIMIT - 1):
+    for _ in range(LOGIN_FAILURES_PER_NAME - 1):
         login(client, "主管甲", "wrong password")
     blocked = login(client, "主管甲")  # the right password, but too many failures just now
     assert blocked.status_code == 429 and "15 分钟" in blocked.text
