@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 import uuid
 from typing import Any, Callable, Hashable
@@ -21,7 +22,8 @@ from kiosk import __version__
 from kiosk.clock import Clock, SystemClock, hall_zone
 from kiosk.config import Reason, Settings, StaffMember
 from kiosk.devices import Devices
-from kiosk.events import EventStore, StoreBusy, StoreError, StoreWriteError
+from kiosk.live import ChangeFeed
+from kiosk.events import EventStore, StoreBusy, StoreError, StoreWriteError, take_writer_lock
 from kiosk.paths import events_db
 from kiosk.decision import Decision
 from kiosk.queue.service import QueueService
@@ -62,7 +64,9 @@ class KioskApp:
         self._tasks: list[asyncio.Task] = []
         self._shown: View | None = None
         self._start_recorded = False
+        self._writer_lock: int | None = None   # the store's lock, held while the unit runs
         self._event_listeners: list[Callable[[list[dict]], None]] = []
+        self.changes = ChangeFeed()   # moves on every commit and screen refresh (kiosk.live)
         rules = RatingRules(
             counter_id=settings.unit.counter_id,
             key_levels=tuple(settings.keys.levels),
@@ -87,6 +91,7 @@ class KioskApp:
         """Come up whatever the storage's state: a unit that cannot write starts out of order (the
         screen says so, /healthz answers 503) and records its start once writes succeed again.
         Only a store another process owns stops the start (StoreBusy): that process is the unit."""
+        self._hold_state_dir()
         await self._open_store(busy_is_fatal=True)
         if self.store is not None:
             await self._replay()
@@ -109,6 +114,9 @@ class KioskApp:
         if self.store is not None:
             await self.store.close()
             self.store = None
+        if self._writer_lock is not None:
+            os.close(self._writer_lock)
+            self._writer_lock = None
 
     @property
     def staff_id(self) -> str | None:
@@ -129,9 +137,25 @@ class KioskApp:
         """Called with every batch of committed events (the uploader uses it to wake up)."""
         self._event_listeners.append(listener)
 
+    def _hold_state_dir(self) -> None:
+        """Hold the store's writer lock for as long as the unit runs, store open or not: an out of
+        order unit is still the one unit of its state dir (no second `kiosk run`, no reset-store
+        under it). StoreBusy when another process holds it; on a disk where the lock file cannot
+        even be made the store takes it itself once it can."""
+        if self._writer_lock is not None:
+            return
+        db = events_db(self.settings.state_dir)
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            self._writer_lock = take_writer_lock(db)
+        except OSError as error:
+            log.debug("writer lock not taken yet: %s", error)
+
     async def _open_store(self, *, busy_is_fatal: bool = False) -> None:
         try:
-            self.store = await EventStore.open(events_db(self.settings.state_dir), self.clock)
+            self._hold_state_dir()
+            self.store = await EventStore.open(events_db(self.settings.state_dir), self.clock,
+                                               lock_held=self._writer_lock is not None)
             self.fault = None
         except StoreBusy:
             if busy_is_fatal:
@@ -345,6 +369,7 @@ class KioskApp:
         self._refresh_screen()
 
     def _refresh_screen(self) -> None:
+        self.changes.bump()   # the pages (console, hall, sim panel) look again, whatever the screen does
         view = self.current_view()
         if view == self._shown:
             return

@@ -1,4 +1,4 @@
-"""The `kiosk` command: run, status, selftest, provision, sync."""
+"""The `kiosk` command: run, status, selftest, provision, sync, reset-store."""
 from __future__ import annotations
 
 import argparse
@@ -85,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--ca-file", type=Path, help="CA bundle for the centre's TLS certificate")
     provision.add_argument("--config-out", type=Path,
                            help=f"where to write the config (default: --config, else {DEFAULT_CONFIG})")
+
+    reset = commands.add_parser(
+        "reset-store", help="start a new event stream when the store is broken (storage_corrupt)",
+        description="For a unit whose event store is storage_corrupt: a database missing, emptied, older "
+                    "than the unit had recorded, or whose hash chain breaks. Refuses while the service "
+                    "runs and when the store is healthy. Sets the old files aside as "
+                    "events.db.broken-<time> (nothing is deleted), creates a new store that records why "
+                    "(in its meta, and in the log), and the unit then sends a new stream to the centre.")
+    _common(reset)
+    reset.add_argument("--yes", action="store_true", help="really do it (without: say what would be done)")
+    reset.add_argument("--reason", help="why, in the technician's words (kept in the new store)")
 
     sync = commands.add_parser("sync", help="upload events to the centre")
     _common(sync)
@@ -186,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.commands.selftest import selftest_command
 
         return selftest_command(settings, sim=args.sim, as_json=args.json, config_path=args.config)
+    if args.command == "reset-store":
+        from kiosk.commands.reset_store import reset_store_command
+
+        return reset_store_command(settings, yes=args.yes, reason=args.reason)
     if args.command == "sync":
         from kiosk.commands.sync import sync_once_command
 

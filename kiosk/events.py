@@ -5,6 +5,7 @@ an event the unit acknowledged (to the API, on screen, by voice) survives a powe
 """
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import json
@@ -23,6 +24,7 @@ from protocol.chain import canonical_bytes, event_hash
 
 from kiosk.clock import Clock, SystemClock
 from kiosk.stored_chain import ChainBroken, ChainWalk
+from kiosk.stream_record import StreamRecord, load_stream_record, save_stream_record, stream_record_path
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +94,26 @@ STORE_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
 _SQLITE_DAMAGE = {11, 26}   # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
+_SQLITE_NO_WRITE = {3, 8, 14}   # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN
+
+
 def sqlite_failure(db_path: Path, error: sqlite3.Error) -> StoreError:
-    if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in _SQLITE_DAMAGE:
+    code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code in _SQLITE_DAMAGE:
         return StoreCorrupt(f"{db_path}: not a usable event database: {error}")
+    if code in _SQLITE_NO_WRITE and (why := _unwritable(db_path.parent)) is not None:
+        return cannot_write(db_path.parent, OSError(why, os.strerror(why)))
     return StoreWriteError(f"{db_path}: {error}")
+
+
+def _unwritable(folder: Path) -> int | None:
+    """EROFS or EACCES when the folder cannot be written, else None."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return errno.EROFS
+    except OSError:
+        return None
+    return None if os.access(folder, os.W_OK) else errno.EACCES
 
 
 def cannot_write(state_dir: Path, error: OSError) -> StoreWriteError:
@@ -112,8 +130,7 @@ def cannot_write(state_dir: Path, error: OSError) -> StoreWriteError:
 
 def chain_broken_message(db_path: Path, broken: ChainBroken) -> str:
     return (f"{db_path}: the hash chain breaks at seq {broken.seq}: {broken}; nothing is recorded on "
-            "it any more. Restore the database from a backup, or start a new stream with "
-            "`kiosk reset-store --yes` (the old file is kept)")
+            f"it any more. {RESET_HINT}")
 
 
 def _hash_in(body: str) -> str | None:
@@ -121,6 +138,33 @@ def _hash_in(body: str) -> str | None:
         return json.loads(body).get("hash")
     except (ValueError, AttributeError):
         return None
+
+
+RESET_HINT = ("Restore the database from a backup, or start a new stream with `kiosk reset-store --yes` "
+              "(the old files are kept)")
+
+
+def _gone_message(db_path: Path, record: StreamRecord, what: str) -> str:
+    return (f"{db_path} {what}, but this unit recorded stream {record.stream_id} up to seq {record.head_seq} "
+            f"({record.unsent} of them not yet acknowledged by the centre): its events are not here. {RESET_HINT}")
+
+
+def _stream_record_of(db_path: Path) -> StreamRecord | None:
+    """The unit's record of its stream; a missing or empty database where one existed is
+    StoreCorrupt before SQLite could quietly make a new one."""
+    try:
+        record = load_stream_record(db_path)
+    except ValueError as error:
+        raise StoreCorrupt(f"{stream_record_path(db_path)}: this unit's stream record is unreadable ({error}). "
+                           f"{RESET_HINT}") from None
+    except OSError as error:
+        raise cannot_write(db_path.parent, error) from error
+    if record is not None:
+        if not db_path.exists():
+            raise StoreCorrupt(_gone_message(db_path, record, "is missing"))
+        if db_path.stat().st_size == 0 and not Path(f"{db_path}-wal").exists():
+            raise StoreCorrupt(_gone_message(db_path, record, "is empty"))
+    return record
 
 
 def lock_path(db_path: Path) -> Path:
@@ -142,8 +186,16 @@ class Holder:
 HOLDER_COMMAND_CHARS = 120
 
 
-def _take_writer_lock(db_path: Path) -> int:
-    fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def take_writer_lock(db_path: Path) -> int:
+    """Take the store's writer lock; its descriptor (closing it releases the lock). StoreBusy when
+    another process holds it, OSError when the lock file can be neither made nor opened. On a
+    read-only disk an existing lock file is locked all the same (flock needs no write access)."""
+    try:
+        fd = os.open(lock_path(db_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES):
+            raise
+        fd = os.open(lock_path(db_path), os.O_RDONLY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -210,26 +262,35 @@ class EventStore:
         self.stream_id = ""
         self._head = Head(0, "")
         self._acked_through = 0
+        self._record: StreamRecord | None = None   # what the unit remembers of its stream
+        self._record_checked = False               # the database matched it: keep it current
 
     # --- opening and closing -------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: Path | str, clock: Clock | None = None) -> "EventStore":
+    async def open(cls, path: Path | str, clock: Clock | None = None, *, lock_held: bool = False
+                   ) -> "EventStore":
+        """`lock_held`: the caller holds the writer lock itself (take_writer_lock), for longer than
+        the store is open (the running unit holds its state dir even while the store is not open)."""
         path = Path(path)
+        lock_fd = -1
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock_fd = _take_writer_lock(path)
+            if not lock_held:
+                lock_fd = take_writer_lock(path)
         except OSError as error:
             raise cannot_write(path.parent, error) from error
         try:
+            record = _stream_record_of(path)
             conn = await aiosqlite.connect(str(path), isolation_level=None)
-        except sqlite3.Error as error:
-            os.close(lock_fd)
-            raise sqlite_failure(path, error) from error
-        except BaseException:
-            os.close(lock_fd)
+        except BaseException as error:
+            if lock_fd >= 0:
+                os.close(lock_fd)
+            if isinstance(error, sqlite3.Error):
+                raise sqlite_failure(path, error) from error
             raise
         store = cls(path, conn, clock or SystemClock(), lock_fd)
+        store._record = record
         try:
             await store._prepare()
         except sqlite3.Error as error:
@@ -259,6 +320,36 @@ class EventStore:
         self.stream_id = await self._meta("stream_id") or ""
         self._acked_through = int(await self._meta("acked_through") or 0)
         await self._verify_new_events()
+        self._check_against_record()
+        self._record_checked = True
+        await self._keep_record()
+
+    def _check_against_record(self) -> None:
+        record = self._record
+        if record is None:
+            return  # a new store, or one from before the record existed: adopted as it is
+        if record.stream_id != self.stream_id:
+            raise StoreCorrupt(
+                f"{self.path} holds stream {self.stream_id}, but this unit's stream is {record.stream_id} "
+                f"(up to seq {record.head_seq}): a database from elsewhere? {RESET_HINT}")
+        if self._head.seq < record.head_seq:
+            raise StoreCorrupt(
+                f"{self.path} ends at seq {self._head.seq}, but this unit had recorded up to seq "
+                f"{record.head_seq}: events {self._head.seq + 1}..{record.head_seq} are missing (an older copy?). "
+                f"{RESET_HINT}", seq=self._head.seq + 1)
+
+    async def _keep_record(self) -> None:
+        """Bring the record up to what the database holds (off the loop: it fsyncs)."""
+        if not self._record_checked:
+            return
+        current = StreamRecord(self.stream_id, self._head.seq, self._acked_through)
+        if current == self._record:
+            return
+        try:
+            await asyncio.to_thread(save_stream_record, self.path, current)
+            self._record = current
+        except OSError as error:
+            log.warning("stream record not updated (%s); it is kept as it was", error.strerror or error)
 
     async def _verify_new_events(self) -> None:
         """Walk the chain from the last verified event to the head (that event itself again: new
@@ -300,6 +391,8 @@ class EventStore:
     async def _migrate(self) -> None:
         async with self._conn.execute("PRAGMA user_version") as cursor:
             version = (await cursor.fetchone())[0]
+        if version == 0 and self._record is not None:
+            raise StoreCorrupt(_gone_message(self.path, self._record, "has no event tables"))
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this software ({SCHEMA_VERSION});"
@@ -322,6 +415,7 @@ class EventStore:
 
     async def close(self) -> None:
         try:
+            await self._keep_record()
             await self._conn.close()
         finally:
             if self._lock_fd >= 0:
@@ -452,6 +546,7 @@ class EventStore:
         seq = max(0, min(seq, self._head.seq))
         await self._write("INSERT OR REPLACE INTO meta (key, value) VALUES ('acked_through', ?)", [str(seq)])
         self._acked_through = seq
+        await self._keep_record()
 
     async def get_meta(self, key: str) -> str | None:
         return await self._meta(key)
