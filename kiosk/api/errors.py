@@ -43,6 +43,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "print_failed": 503,
     "queue_host_unreachable": 503,
     "queue_host_error": 502,
+    "too_many_streams": 503,
     "storage_unavailable": 503,
     "storage_corrupt": 503,
     "storage_busy": 503,
