@@ -18,12 +18,19 @@ from sqlalchemy.orm import Session
 from centre.dates.months import Month
 from centre.ledger.appeals import upheld_transaction_ids
 from centre.ledger.entries import ledger_listing
-from centre.storage.models import Event
+from centre.storage.models import CountedEvent
 from protocol.events import BAD_LEVELS, EventType
 
 STALE_AFTER = timedelta(minutes=10)
 CLOCK_OFFSET_LIMIT_MS = 60_000
 PAPER_WARNINGS = {"out": "缺纸", "near_end": "纸将用尽"}
+# Why fleet health set an event aside (centre.storage.models.SetAside), as the fleet page says it.
+SET_ASIDE_LABELS = {
+    "other_counter": "窗口与登记不符",
+    "future": "时间晚于接收一天以上",
+    "before_enrolment": "时间早于注册一天以上",
+    "unknown_type": "未知事件类型",
+}
 
 
 @dataclass
@@ -51,9 +58,9 @@ def _ratings_by_day(session: Session, start: datetime, end: datetime, zone: Zone
     days: dict[date, RatingTally] = {}
     seen: set[str] = set()
     rows = session.execute(
-        select(Event.transaction_id, Event.level, Event.wall_time_utc)
-        .where(Event.type == EventType.RATING_SUBMITTED, Event.wall_time_utc >= start, Event.wall_time_utc < end)
-        .order_by(Event.wall_time_utc, Event.id))
+        select(CountedEvent.transaction_id, CountedEvent.level, CountedEvent.wall_time_utc)
+        .where(CountedEvent.type == EventType.RATING_SUBMITTED, CountedEvent.wall_time_utc >= start, CountedEvent.wall_time_utc < end)
+        .order_by(CountedEvent.wall_time_utc, CountedEvent.id))
     for transaction_id, level, at in rows:
         if transaction_id is not None:
             if transaction_id in seen or transaction_id in excluded:  # the first rating counts
@@ -70,10 +77,10 @@ def _waits_by_day(session: Session, start: datetime, end: datetime, zone: ZoneIn
     issued: dict[tuple, datetime] = {}
     waits: dict[date, list[float]] = {}
     rows = session.execute(
-        select(Event.type, Event.stream_id, Event.ticket, Event.wall_time_utc)
-        .where(Event.type.in_((EventType.TICKET_ISSUED, EventType.TICKET_CALLED)), Event.ticket.is_not(None),
-               Event.wall_time_utc >= start, Event.wall_time_utc < end)
-        .order_by(Event.wall_time_utc, Event.id))
+        select(CountedEvent.type, CountedEvent.stream_id, CountedEvent.ticket, CountedEvent.wall_time_utc)
+        .where(CountedEvent.type.in_((EventType.TICKET_ISSUED, EventType.TICKET_CALLED)), CountedEvent.ticket.is_not(None),
+               CountedEvent.wall_time_utc >= start, CountedEvent.wall_time_utc < end)
+        .order_by(CountedEvent.wall_time_utc, CountedEvent.id))
     for type_, stream_id, ticket, at in rows:
         day = at.astimezone(zone).date()
         key = (stream_id, day, ticket)
@@ -138,6 +145,9 @@ def fleet_warnings(unit: dict[str, Any], now: datetime) -> list[FleetWarning]:
         warnings.append(FleetWarning(f"失联 {_duration(now - last_seen)}", True))
     if unit["stream_stopped"]:
         warnings.append(FleetWarning("数据流已停止", True))
+    if unit["set_aside"]["count"]:
+        # Kept, not counted: someone should find out why the unit claims what it claims.
+        warnings.append(FleetWarning(f"{unit['set_aside']['count']} 条事件未计入", False))
     if unit["paper"] in PAPER_WARNINGS:
         warnings.append(FleetWarning(PAPER_WARNINGS[unit["paper"]], unit["paper"] == "out"))
     offset = unit["clock_offset_ms"]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from centre.dashboard.accounts import check_password, csrf_matches, end_session, login_blocked, start_session
-from centre.dashboard.figures import fleet_warnings, overview
+from centre.dashboard.figures import SET_ASIDE_LABELS, fleet_warnings, overview
 from centre.dashboard.session import (
     LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie_secure, current_user, form_fields, login_csrf_ok,
     new_login_csrf, set_session_cookie, to_login,
@@ -137,4 +137,5 @@ async def fleet_page(request: Request) -> Response:
         unit["warnings"] = fleet_warnings(unit, now)
     units.sort(key=lambda unit: not unit["warnings"])  # stable: troubled units first, then by id
     troubled = sum(1 for unit in units if unit["warnings"])
-    return render(request, "fleet.html", user, page="fleet", units=units, troubled=troubled)
+    return render(request, "fleet.html", user, page="fleet", units=units, troubled=troubled,
+                  set_aside_labels=SET_ASIDE_LABELS)

@@ -20,12 +20,19 @@ from sqlalchemy.orm import Session
 
 from centre.dates.holidays import add_working_days, load_calendar
 from centre.dates.months import centre_time_zone
-from centre.storage.models import Appeal, Event, LedgerAction, LedgerEntry
+from centre.storage.models import Appeal, CountedEvent, Event, LedgerAction, LedgerEntry, SetAside
 from protocol.events import BAD_LEVELS, EventType
 
 DEADLINE_DAYS_ENV = "CENTRE_LEDGER_DEADLINE_DAYS"
 DEADLINE_CHOICES = (5, 15)
 STATUSES = ("open", "rectified", "overdue", "closed")
+# The action that closes an entry whose 差评 is no longer counted, and what its trail says why.
+WITHDRAWN = "withdrawn"
+WITHDRAWN_BECAUSE = {
+    SetAside.OTHER_COUNTER: "不再计入：评价记录的窗口不是设备登记的窗口",
+    SetAside.FUTURE: "不再计入：评价时间晚于中心收到的时间一天以上",
+    SetAside.BEFORE_ENROLMENT: "不再计入：评价时间早于设备注册一天以上",
+}
 # Any constant: concurrent syncs on PostgreSQL take this lock so they do not race on new entries.
 _SYNC_LOCK_KEY = 0x6C6564676572
 
@@ -56,10 +63,10 @@ def _reason_labels(session: Session, transaction_ids: list[str]) -> dict[str, li
     labels: dict[str, list[str]] = {}
     for start in range(0, len(transaction_ids), 500):  # keeps IN (...) lists a sane size
         rows = session.execute(
-            select(Event.transaction_id, Event.raw_json)
-            .where(Event.type == EventType.RATING_REASON,
-                   Event.transaction_id.in_(transaction_ids[start:start + 500]))
-            .order_by(Event.wall_time_utc, Event.id)
+            select(CountedEvent.transaction_id, CountedEvent.raw_json)
+            .where(CountedEvent.type == EventType.RATING_REASON,
+                   CountedEvent.transaction_id.in_(transaction_ids[start:start + 500]))
+            .order_by(CountedEvent.wall_time_utc, CountedEvent.id)
         )
         for transaction_id, raw in rows:
             data = json.loads(raw).get("data") or {}
@@ -80,14 +87,15 @@ def sync_ledger(session: Session, now: datetime, deadline_days: int | None = Non
     days = deadline_days_setting(deadline_days)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SYNC_LOCK_KEY})
-    held = set(session.scalars(select(LedgerEntry.transaction_id)))
+    held = dict(session.execute(select(LedgerEntry.transaction_id, LedgerEntry.id)).all())
     ratings = session.execute(
-        select(Event.transaction_id, Event.counter_id, Event.staff_id, Event.level, Event.wall_time,
-               Event.wall_time_utc)
-        .where(Event.type == EventType.RATING_SUBMITTED, Event.level.in_(sorted(BAD_LEVELS)),
-               Event.transaction_id.is_not(None))
-        .order_by(Event.wall_time_utc, Event.id)
+        select(CountedEvent.transaction_id, CountedEvent.counter_id, CountedEvent.staff_id,
+               CountedEvent.level, CountedEvent.wall_time, CountedEvent.wall_time_utc)
+        .where(CountedEvent.type == EventType.RATING_SUBMITTED, CountedEvent.level.in_(sorted(BAD_LEVELS)),
+               CountedEvent.transaction_id.is_not(None))
+        .order_by(CountedEvent.wall_time_utc, CountedEvent.id)
     ).all()
+    _withdraw_uncounted(session, held, {rating.transaction_id for rating in ratings}, now)
     fresh = {}
     for transaction_id, counter_id, staff_id, level, wall_time, rated_at in ratings:
         if transaction_id not in held and transaction_id not in fresh:
@@ -106,6 +114,27 @@ def sync_ledger(session: Session, now: datetime, deadline_days: int | None = Non
         log_action(session, entry, "created", "system", now, f"level {entry.level}")
     session.flush()
     return len(fresh)
+
+
+def _withdraw_uncounted(session: Session, held: dict[str, int], counted: set[str], now: datetime) -> None:
+    """Close, once, each entry whose 差评 the centre no longer counts: the rating was set aside
+    after its entry was made (centre.storage.models.SetAside: an upgrade held older events to
+    rules they had escaped). The entry stays, with why on its trail; it is no longer open or overdue."""
+    gone = [entry_id for transaction_id, entry_id in held.items() if transaction_id not in counted]
+    if not gone:
+        return
+    withdrawn = set(session.scalars(select(LedgerAction.entry_id).where(LedgerAction.action == WITHDRAWN)))
+    for entry_id in gone:
+        if entry_id in withdrawn:
+            continue
+        entry = session.get(LedgerEntry, entry_id)
+        reason = session.scalar(select(Event.set_aside).where(
+            Event.type == EventType.RATING_SUBMITTED, Event.transaction_id == entry.transaction_id,
+            Event.set_aside.is_not(None)).limit(1))
+        log_action(session, entry, WITHDRAWN, "system", now, WITHDRAWN_BECAUSE.get(reason, "不再计入"))
+        if entry.status != "closed":
+            entry.status, entry.closed_by, entry.closed_at = "closed", "system", now
+    session.flush()
 
 
 def _deadline(entry: LedgerEntry, calendar: dict[date, str], zone) -> date:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centre.dates.months import Month, centre_time_zone
-from centre.storage.models import CallbackDraw, CallbackEntry, Event
+from centre.storage.models import CallbackDraw, CallbackEntry, CountedEvent
 from protocol.events import EventType
 
 MIN_CALLBACKS = 5
@@ -38,11 +38,11 @@ def draw_sample(transaction_ids: list[str], seed: str, count: int) -> list[str]:
 def _month_transactions(session: Session, month: Month, zone_name: str | None) -> dict[str, dict[str, Any]]:
     start, end = month.utc_bounds(centre_time_zone(zone_name))
     rows = session.execute(
-        select(Event.type, Event.transaction_id, Event.counter_id, Event.staff_id, Event.ticket,
-               Event.level, Event.wall_time, Event.wall_time_utc)
-        .where(Event.type.in_((EventType.TRANSACTION_COMPLETED, EventType.RATING_SUBMITTED)),
-               Event.transaction_id.is_not(None), Event.wall_time_utc >= start, Event.wall_time_utc < end)
-        .order_by(Event.wall_time_utc)
+        select(CountedEvent.type, CountedEvent.transaction_id, CountedEvent.counter_id, CountedEvent.staff_id, CountedEvent.ticket,
+               CountedEvent.level, CountedEvent.wall_time, CountedEvent.wall_time_utc)
+        .where(CountedEvent.type.in_((EventType.TRANSACTION_COMPLETED, EventType.RATING_SUBMITTED)),
+               CountedEvent.transaction_id.is_not(None), CountedEvent.wall_time_utc >= start, CountedEvent.wall_time_utc < end)
+        .order_by(CountedEvent.wall_time_utc)
     ).all()
     found: dict[str, dict[str, Any]] = {}
     for type_, transaction_id, counter_id, staff_id, ticket, level, wall_time, _utc in rows:

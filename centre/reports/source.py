@@ -11,15 +11,15 @@ from centre.ledger.appeals import upheld_transaction_ids
 from centre.reports.callbacks import callback_list
 from centre.reports.scoring import REPORT_EVENT_TYPES, ActivityRow, MonthlyReport, build_report
 from centre.reports.supervision import supervision_scores
-from centre.storage.models import Event
+from centre.storage.models import CountedEvent
 
 def month_activity(session: Session, month: Month, zone_name: str | None = None) -> list[ActivityRow]:
     """Every completed, rated, missed and misuse event whose wall time falls in the month."""
     start, end = month.utc_bounds(centre_time_zone(zone_name))
     result = session.execute(
-        select(Event.type, Event.counter_id, Event.staff_id, Event.transaction_id, Event.level,
-               Event.wall_time_utc)
-        .where(Event.type.in_(REPORT_EVENT_TYPES), Event.wall_time_utc >= start, Event.wall_time_utc < end)
+        select(CountedEvent.type, CountedEvent.counter_id, CountedEvent.staff_id, CountedEvent.transaction_id, CountedEvent.level,
+               CountedEvent.wall_time_utc)
+        .where(CountedEvent.type.in_(REPORT_EVENT_TYPES), CountedEvent.wall_time_utc >= start, CountedEvent.wall_time_utc < end)
     )
     return [ActivityRow(*row) for row in result]
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, SmallInteger, String, Text,
-    TypeDecorator, UniqueConstraint,
+    TypeDecorator, UniqueConstraint, or_, select, text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -104,6 +105,22 @@ class Stream(Base):
     last_refusal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SetAside(StrEnum):
+    """Why the centre does not count a stored event (`events.set_aside`; null: it counts). Decided
+    when the event is stored (centre.units.claims); the event itself stays whole in raw_json."""
+
+    OTHER_COUNTER = "other_counter"        # a window event naming a counter the unit is not registered for
+    FUTURE = "future"                      # wall_time more than a day after the centre received it
+    BEFORE_ENROLMENT = "before_enrolment"  # wall_time more than a day before the unit enrolled
+    # A type the centre did not know when it stored the event. Nothing counts a type it does not
+    # know, so such an event is ignored while the type is unknown and counts like any other once a
+    # newer centre knows it (it passed the other checks: they come first).
+    UNKNOWN_TYPE = "unknown_type"
+
+
+_SET_ASIDE_ROWS = text("set_aside IS NOT NULL")
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
@@ -111,6 +128,9 @@ class Event(Base):
         Index("ix_events_counter_wall_time", "counter_id", "wall_time_utc"),
         Index("ix_events_staff_wall_time", "staff_id", "wall_time_utc"),
         Index("ix_events_type_wall_time", "type", "wall_time_utc"),
+        # Fleet health lists what was set aside per unit: a small index over those rows only.
+        Index("ix_events_set_aside", "unit_id", "set_aside", "id",
+              sqlite_where=_SET_ASIDE_ROWS, postgresql_where=_SET_ASIDE_ROWS),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -132,6 +152,15 @@ class Event(Base):
     service_item: Mapped[str | None] = mapped_column(Text)
     # The event's JSON text exactly as it arrived in the batch: the audit trail.
     raw_json: Mapped[str] = mapped_column(Text)
+    set_aside: Mapped[str | None] = mapped_column(String(32))  # a SetAside, or null: counted
+
+
+# The events the centre counts. Every report, the ledger, the callback list and the dashboard's
+# figures select from this, never from Event, so what was set aside is left out of all of them
+# in the same way (an alias of a filtered select: the databases fold it into each query).
+CountedEvent = aliased(Event, select(Event).where(
+    or_(Event.set_aside.is_(None), Event.set_aside == SetAside.UNKNOWN_TYPE)).subquery("counted_events"),
+    name="counted_event")
 
 
 class BundleVersion(Base):

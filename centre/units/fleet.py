@@ -1,15 +1,17 @@
-"""What the centre knows about its units: fleet health, streams, the audit trail, revocation."""
+"""What the centre knows about its units: fleet health (with the events it set aside and why),
+streams, the audit trail, revocation."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.orm import Session
 
-from centre.storage.models import Event, Stream, Unit
+from centre.storage.models import Event, SetAside, Stream, Unit
 from centre.units.enrolment import UnitError
 from centre.web.errors import ApiError
+from protocol.events import EVENT_TYPES
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -27,6 +29,35 @@ def revoke_unit(session: Session, unit_id: str, now: datetime) -> bool:
     return True
 
 
+# What fleet health lists as set aside: every event the centre does not count, and those of a
+# type it did not know when it stored them while it still does not (then nothing counts them).
+_LISTED_AS_SET_ASIDE = and_(Event.set_aside.is_not(None), not_(and_(
+    Event.set_aside == SetAside.UNKNOWN_TYPE, Event.type.in_(sorted(EVENT_TYPES)))))
+LATEST_SET_ASIDE = 5  # listed per unit, newest first, beside the counts per reason
+
+
+def set_aside_events(session: Session) -> dict[str, dict[str, Any]]:
+    """Per unit that has any: how many of its events were set aside, how many for each reason, and
+    the latest few (which event, what it claimed, why)."""
+    found: dict[str, dict[str, Any]] = {}
+    counts = session.execute(select(Event.unit_id, Event.set_aside, func.count())
+                             .where(_LISTED_AS_SET_ASIDE).group_by(Event.unit_id, Event.set_aside))
+    for unit_id, reason, count in counts:
+        listed = found.setdefault(unit_id, {"count": 0, "reasons": {}, "latest": []})
+        listed["count"] += count
+        listed["reasons"][reason] = count
+    newest_first = func.row_number().over(partition_by=Event.unit_id, order_by=Event.id.desc())
+    ranked = (select(Event.unit_id, Event.stream_id, Event.seq, Event.type, Event.wall_time, Event.counter_id,
+                     Event.received_at, Event.set_aside, newest_first.label("place"))
+              .where(_LISTED_AS_SET_ASIDE).subquery())
+    for row in session.execute(select(ranked).where(ranked.c.place <= LATEST_SET_ASIDE)
+                               .order_by(ranked.c.unit_id, ranked.c.place)):
+        found[row.unit_id]["latest"].append({
+            "stream_id": row.stream_id, "seq": row.seq, "type": row.type, "wall_time": row.wall_time,
+            "counter_id": row.counter_id, "received_at": iso(row.received_at), "reason": row.set_aside})
+    return found
+
+
 def fleet_health(session: Session) -> list[dict[str, Any]]:
     """One object per unit with PROTOCOL.md's fleet health fields (and a few more)."""
     rows = session.execute(
@@ -34,6 +65,7 @@ def fleet_health(session: Session) -> list[dict[str, Any]]:
         .outerjoin(Stream, Stream.stream_id == Unit.current_stream_id)
         .order_by(Unit.unit_id)
     ).all()
+    set_aside = set_aside_events(session)
     return [
         {
             "unit_id": unit.unit_id,
@@ -55,6 +87,7 @@ def fleet_health(session: Session) -> list[dict[str, Any]]:
             "stream_stopped_at": iso(unit.stream_stopped_at),
             "last_refusal": unit.last_refusal,
             "last_refusal_at": iso(unit.last_refusal_at),
+            "set_aside": set_aside.get(unit.unit_id, {"count": 0, "reasons": {}, "latest": []}),
         }
         for unit, stream in rows
     ]

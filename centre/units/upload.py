@@ -152,7 +152,7 @@ def event_rows(unit_id: str, batch: IncomingBatch, received_at: datetime, skip: 
         {"unit_id": unit_id, "stream_id": batch.stream_id, "seq": event["seq"],
          "event_id": event["event_id"], "type": event["type"], "wall_time": event["wall_time"],
          "received_at": received_at, "hash": event["hash"], "raw_json": raw,
-         **(columns if unit is None else held_columns(unit, event["type"], columns))}
+         **(columns if unit is None else held_columns(unit, event["type"], columns, received_at))}
         for event, raw, columns in zip(batch.events[skip:], batch.raw_events[skip:],
                                        batch.report_columns[skip:])
     ]

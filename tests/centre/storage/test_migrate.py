@@ -2,7 +2,7 @@
 data migrations bring older rows to what the code now stores."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic import command
@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from centre.ledger.entries import ledger_entry, ledger_listing, sync_ledger
 from centre.storage.db import Database
 from centre.storage.migrate import alembic_config, head_revision, upgrade_to_head
 from centre.storage.models import Base
@@ -37,26 +38,77 @@ def upgrade_to(engine, revision: str) -> None:
         command.upgrade(config, revision)
 
 
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def old_unit(connection, unit_id: str = "u5", counter: str | None = "5", enrolled_at: datetime | None = None) -> None:
+    """A unit and its stream as an older centre stored them."""
+    connection.execute(text("INSERT INTO units (unit_id, role, counter_id, created_at, enrolled_at) "
+                            "VALUES (:unit, 'counter', :counter, :now, :enrolled)"),
+                       {"unit": unit_id, "counter": counter, "now": NOW, "enrolled": enrolled_at})
+    connection.execute(text("INSERT INTO streams (stream_id, unit_id, acked_through, head_hash, first_seen, "
+                            "last_seen) VALUES (:unit, :unit, 0, '', :now, :now)"), {"unit": unit_id, "now": NOW})
+
+
+def old_event(connection, seq: int, type_: str, counter: str | None = None, *, level: int | None = None,
+              at: datetime = NOW, transaction: str | None = None, unit_id: str = "u5") -> None:
+    """An event as an older centre stored it (its stream is named after its unit)."""
+    connection.execute(text(
+        "INSERT INTO events (unit_id, stream_id, seq, event_id, type, wall_time, wall_time_utc, received_at, "
+        "hash, level, counter_id, transaction_id, raw_json) VALUES (:unit, :unit, :seq, :id, :type, :wall, :at, "
+        ":now, '', :level, :counter, :tx, '{}')"),
+        {"unit": unit_id, "seq": seq, "id": f"e{seq}", "type": type_, "wall": at.isoformat(), "at": at,
+         "now": NOW, "level": level, "counter": counter, "tx": transaction})
+
+
 def test_misuse_stored_without_a_counter_gets_the_units_counter_on_upgrade(db_url):
     db = Database(db_url)
     try:
         upgrade_to(db.engine, "0005")
         with db.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO units (unit_id, role, counter_id, created_at) VALUES ('u5', 'counter', '5', :now)"),
-                {"now": datetime.now(timezone.utc)})
-            connection.execute(text(
-                "INSERT INTO streams (stream_id, unit_id, acked_through, head_hash, first_seen, last_seen) "
-                "VALUES ('s1', 'u5', 2, '', :now, :now)"), {"now": datetime.now(timezone.utc)})
-            for seq, counter in ((1, None), (2, "7")):
-                connection.execute(text(
-                    "INSERT INTO events (unit_id, stream_id, seq, event_id, type, wall_time, wall_time_utc, "
-                    "received_at, hash, counter_id, raw_json) VALUES ('u5', 's1', :seq, :id, 'rating.misuse', "
-                    "'', :now, :now, '', :counter, '{}')"),
-                    {"seq": seq, "id": f"e{seq}", "now": datetime.now(timezone.utc), "counter": counter})
+            old_unit(connection)
+            old_event(connection, 1, "rating.misuse")
+            old_event(connection, 2, "rating.misuse", "7")
         upgrade_to_head(db.engine)
         with db.engine.connect() as connection:
             counters = connection.execute(text("SELECT counter_id FROM events ORDER BY seq")).scalars().all()
         assert counters == ["5", "7"]  # its own counter, where it named one, stays
+    finally:
+        db.dispose()
+
+
+def test_events_stored_before_the_checks_are_held_to_them_on_upgrade_and_leave_the_ledger(db_url):
+    db = Database(db_url)
+    try:
+        upgrade_to(db.engine, "0006")
+        with db.engine.begin() as connection:
+            old_unit(connection, enrolled_at=NOW - timedelta(days=10))
+            old_event(connection, 1, "rating.submitted", "5", level=2, transaction="fine")
+            old_event(connection, 2, "rating.submitted", "99", level=1, transaction="elsewhere")
+            old_event(connection, 3, "transaction.completed", "5", at=NOW + timedelta(days=1, minutes=1))
+            old_event(connection, 4, "rating.submitted", "5", level=1, transaction="long-ago",
+                      at=NOW - timedelta(days=11, minutes=1))
+            old_event(connection, 5, "evil.type", "99")
+            old_event(connection, 6, "ticket.called", "99")                 # not scored at a window
+            old_event(connection, 7, "transaction.completed", "5", at=NOW + timedelta(hours=23))
+            for transaction in ("fine", "elsewhere", "long-ago"):          # an older centre's ledger
+                connection.execute(text(
+                    "INSERT INTO ledger_entries (transaction_id, counter_id, level, reasons_json, wall_time, "
+                    "rated_at, deadline_days, status, created_at) VALUES (:tx, '5', 1, '[]', '', :now, 5, "
+                    "'open', :now)"), {"tx": transaction, "now": NOW})
+        upgrade_to_head(db.engine)
+        with db.engine.connect() as connection:
+            reasons = connection.execute(text("SELECT set_aside FROM events ORDER BY seq")).scalars().all()
+        assert reasons == [None, "other_counter", "future", "before_enrolment", "unknown_type", None, None]
+        with db.transaction() as session:
+            sync_ledger(session, NOW)
+            sync_ledger(session, NOW)  # once is enough: nothing more happens
+        with db.transaction() as session:
+            entries = {entry["transaction_id"]: entry for entry in ledger_listing(session, NOW)}
+            trail = ledger_entry(session, entries["elsewhere"]["id"], NOW)["actions"]
+        assert {tx: entry["status"] for tx, entry in entries.items()} == \
+            {"fine": "open", "elsewhere": "closed", "long-ago": "closed"}
+        assert [(action["action"], action["actor"]) for action in trail] == [("withdrawn", "system")]
+        assert "不是设备登记的窗口" in trail[0]["detail"]
     finally:
         db.dispose()

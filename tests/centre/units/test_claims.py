@@ -1,10 +1,10 @@
 """What the centre counts of what a unit claims (centre/units/claims.py): uploaded through the
-upload route, counted by `centre report` (and the ledger, the dashboard, the callback list).
-Runs on SQLite and PostgreSQL."""
+upload route, counted by `centre report`, set aside as fleet health lists it. Runs on SQLite and
+PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -44,3 +44,45 @@ def test_misuse_without_a_counter_counts_at_the_units_registered_counter(centre,
     assert row_of(report, "5")["misuse"] == 3
     by_staff = centre.report(capsys, this_month(), "--by", "staff")
     assert by_staff["rows"][0]["staff_id"] == "1001" and by_staff["rows"][0]["misuse"] == 1
+
+
+# --- what a unit may claim (issue 15, item 9) ------------------------------------------------
+
+# The attack itself (a counter 5 unit claiming counter 99, 2099, 1970 and an undocumented type),
+# with what every report, the ledger, the callback list and the dashboard make of it:
+# tests/fault/test_untrusted_unit.py.
+
+def set_aside_of(centre, unit_id: str) -> dict:
+    return centre.fleet(unit_id)["set_aside"]
+
+
+def test_a_hall_host_may_name_any_counter_in_queue_events_but_scores_only_its_own_window(centre, capsys):
+    host = centre.new_unit("hall-both", role="both", counter="2")
+    events = [
+        *transaction(host, level=4, counter_id="2"),
+        host.record(EventType.TICKET_CALLED, {"ticket": "A001", "counter_id": "7", "staff_id": "1007"}),
+        host.record(EventType.RATING_MISUSE, {"key": 1, "why": "no_window"}),
+        *transaction(host, level=5, counter_id="7"),
+    ]
+    assert centre.upload(host, host.batch(events)).status_code == 200
+    assert set_aside_of(centre, "hall-both")["reasons"] == {"other_counter": 2}
+    report = centre.report(capsys, this_month())
+    assert [(row["counter_id"], row["completed"], row["misuse"]) for row in report["rows"]] == [("2", 1, 1)]
+
+    dispenser = centre.new_unit("hall-dispenser", role="dispenser", counter=None)
+    events = [dispenser.record(EventType.TICKET_CALLED, {"ticket": "A002", "counter_id": "3", "staff_id": "1003"}),
+              dispenser.record(EventType.COUNTER_PAUSED, {"counter_id": "0", "reason": "closing"}),
+              *transaction(dispenser, level=1, counter_id="0")]
+    assert centre.upload(dispenser, dispenser.batch(events)).status_code == 200
+    assert set_aside_of(centre, "hall-dispenser")["reasons"] == {"other_counter": 2}
+    assert [row["counter_id"] for row in centre.report(capsys, this_month())["rows"]] == ["2"]
+
+
+def test_a_clock_a_little_off_is_believed(centre, capsys):
+    unit = centre.new_unit(counter="5")
+    soon = datetime.now(CHINA) + timedelta(hours=20)
+    data = {"transaction_id": "t-soon", "staff_id": "1001", "counter_id": "5"}
+    assert centre.upload(unit, unit.batch([unit.record(EventType.TRANSACTION_COMPLETED, data,
+                                                       wall_time=soon)])).status_code == 200
+    assert set_aside_of(centre, unit.unit_id)["count"] == 0
+    assert row_of(centre.report(capsys, soon.strftime("%Y-%m")), "5")["completed"] == 1
