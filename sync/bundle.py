@@ -148,6 +148,13 @@ def _image_extension(content: bytes, content_type: str) -> str | None:
     return None
 
 
+NO_BUNDLE = "no_bundle"   # the centre's 404 before any bundle is loaded (centre bundle load)
+
+
+def _describe(current: "CurrentBundle | None") -> str:
+    return f"bundle {current.data.version} ({current.source})" if current else "the config's roster"
+
+
 class BundleCache:
     """The current bundle for the app: `current` is the freshest known (centre, else disk cache),
     or None when the unit never had one."""
@@ -208,11 +215,19 @@ class BundleCache:
             previous = self._current
             try:
                 fresh = await asyncio.to_thread(self._download, previous)
-            except (CentreUnreachable, CentreRefused, OSError, ValueError) as error:
-                self._last_error = {"message": str(error), "at": wall_now()}
-                log.warning("bundle refresh failed, keeping %s: %s",
-                            f"bundle {previous.data.version} ({previous.source})" if previous else "the config's roster",
-                            error)
+            except CentreRefused as refused:
+                if refused.code != NO_BUNDLE:
+                    self._failed(previous, refused)
+                    return False
+                # The centre answered: it has no bundle loaded yet. That is its state, not a fault:
+                # ask again at the normal interval, and say so once, not at every try.
+                if self._last_checked_at is None or self._last_error is not None:
+                    log.info("the centre has no bundle yet; using %s", _describe(previous))
+                self._last_checked_at = wall_now()
+                self._last_error = None
+                return True
+            except (CentreUnreachable, OSError, ValueError) as error:
+                self._failed(previous, error)
                 return False
             self._last_checked_at = wall_now()
             self._last_error = None
@@ -225,6 +240,10 @@ class BundleCache:
                 except Exception:
                     log.exception("bundle update callback failed")
         return True
+
+    def _failed(self, previous: CurrentBundle | None, error: Exception) -> None:
+        self._last_error = {"message": str(error), "at": wall_now()}
+        log.warning("bundle refresh failed, keeping %s: %s", _describe(previous), error)
 
     def close(self) -> None:
         if self._client is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,18 @@ def test_run_refreshes_until_cancelled(centre, provisioning, state_dir):
 
     assert run_async(scenario(), timeout=10)
     assert bundle_gets(centre)[:3] == [200, 304, 304]
+
+
+def test_a_centre_without_a_bundle_is_an_answer_said_once_not_a_failure_retried(centre, provisioning, state_dir,
+                                                                                caplog):
+    # Before, each 404 no_bundle was a failure: a warning and a retry backing off from one second,
+    # so a unit linked to a new centre logged a warning about every second at first.
+    centre.no_bundle = True
+    cache = BundleCache(state_dir, provisioning, SETTINGS)
+    with caplog.at_level(logging.INFO, logger="sync.bundle"):
+        assert run_async(cache.refresh()) is True and run_async(cache.refresh()) is True
+    assert cache.current is None and cache.status()["last_error"] is None
+    assert cache.status()["last_checked_at"] is not None
+    said = [record for record in caplog.records if record.name == "sync.bundle"]
+    assert [record.levelno for record in said] == [logging.INFO]
+    assert "no bundle yet" in said[0].getMessage()

@@ -73,6 +73,7 @@ class FakeCentre:
     bundle_etag: str = '"b1"'
     photos: dict[str, bytes] = field(default_factory=dict)           # staff id -> image
     photo_failures: int = 0                                         # next N photo GETs answer 500
+    no_bundle: bool = False                                         # 404 no_bundle, as before `centre bundle load`
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -175,6 +176,8 @@ class FakeCentre:
             unit, refusal = self._authorise(match.group(1), headers)
             if refusal:
                 return refusal
+            if self.no_bundle:
+                return _error(404, "no_bundle", "the centre has no bundle yet (centre bundle load FILE)")
             if headers.get("If-None-Match") == self.bundle_etag:
                 return 304, b"", {"ETag": self.bundle_etag}
             return 200, self.bundle, {"ETag": self.bundle_etag}
