@@ -14,9 +14,11 @@ ADMIN_TOKEN_ENV = "CENTRE_ADMIN_TOKEN"
 TRUSTED_PROXIES_ENV = "CENTRE_TRUSTED_PROXIES"
 DEFAULT_LISTEN = "127.0.0.1:8800"
 # uvicorn's C-accelerated HTTP parser and event loop (dependencies of the centre extra): with its
-# pure-Python defaults (h11, asyncio) each upload cost the server ~1 ms more CPU.
-HTTP_PARSER = "httptools"
+# pure-Python defaults (h11, asyncio) each upload cost the server ~1 ms more CPU. The parser's
+# protocol is uvicorn's own with bounds on slow and endless request heads and on connections per
+# client (centre.web.connections); idle connections close KEEP_ALIVE_S after an answer.
 EVENT_LOOP = "uvloop"
+KEEP_ALIVE_S = 5
 
 
 def register(subcommands) -> None:
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from centre.app import create_app
+    from centre.web.connections import PROTOCOL_PATH
 
     _configure_logging()
     host, port = parse_listen(args.listen)
@@ -100,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     # uvicorn's ProxyHeadersMiddleware, on only for the proxies given: by default it believes the
     # headers from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so any local client could name any address.
     server_options = dict(host=host, port=port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-                          log_level="info", server_header=False, http=HTTP_PARSER, loop=EVENT_LOOP,
+                          log_level="info", server_header=False, http=PROTOCOL_PATH, loop=EVENT_LOOP,
+                          timeout_keep_alive=KEEP_ALIVE_S,
                           proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
     if args.workers == 1:
         _freeze_startup_objects()

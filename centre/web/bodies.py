@@ -2,6 +2,7 @@
 text of each element of a JSON array (so events can be kept exactly as the unit sent them)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -18,17 +19,25 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 # flat; a bundle three levels), far shallower than Python's recursion limit: past it, decoding,
 # validating or hashing a body would be a RecursionError (100,000 nested "[": a 500 before this).
 MAX_JSON_DEPTH = 32
+# A body's pace: some of it every BODY_IDLE_TIMEOUT_S, all of it within BODY_TIMEOUT_S (4 MiB in
+# 120 s is 35 KB/s; a unit's batch is under 0.5 MB).
+BODY_IDLE_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 120.0
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 class BodySizeLimit:
-    """ASGI middleware: answer 413 to a body over `max_bytes` before the app sees any of it.
+    """ASGI middleware: answer 413 to a body over `max_bytes` before the app sees any of it, and
+    408 to one that stops coming.
 
     A declared Content-Length over the limit is refused before a byte of the body is read; a
-    chunked body is read only up to the limit. The 413 closes the connection: otherwise the server
-    would go on reading (and discarding) the rest of a body of any size. A body under the limit is
-    read here in full (FastAPI would buffer it anyway) and replayed to the app.
+    chunked body is read only up to the limit. A body must keep coming: nothing for
+    BODY_IDLE_TIMEOUT_S, or not all of it within BODY_TIMEOUT_S, and it is refused (else a client
+    that sends its headers and then a byte now and then holds a request forever). Each refusal
+    closes the connection: otherwise the server would go on reading (and discarding) the rest of
+    a body of any size. A body within the limits is read here in full (FastAPI would buffer it
+    anyway) and replayed to the app.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
@@ -41,23 +50,19 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            body = await self._read(receive)
+        except _BodyTooLarge:
+            await self._too_large(scope, receive, send)
+            return
+        except TimeoutError:
+            await error_response(408, "request_timeout", "the request body stopped coming",
+                                 headers={"Connection": "close"})(scope, receive, send)
+            return
+        if body is None:
+            return  # the client went away
         delivered = False
 
         async def replay() -> Message:
@@ -69,11 +74,34 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _read(self, receive: Receive) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + BODY_TIMEOUT_S
+        chunks: list[bytes] = []
+        size = 0
+        async with asyncio.timeout(None) as deadline:
+            while True:
+                deadline.reschedule(min(give_up_at, loop.time() + BODY_IDLE_TIMEOUT_S))
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise _BodyTooLarge
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, "too_large",
                                   f"the request body is larger than {self.max_bytes} bytes",
                                   headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 def _refuse_constant(name: str) -> Any:

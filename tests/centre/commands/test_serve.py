@@ -120,7 +120,10 @@ def test_serve_runs_uvicorn_on_its_c_parser_and_loop_with_start_up_frozen(monkey
         gc.unfreeze()
         if "app" in served:
             served["app"].state.db.dispose()
-    assert (served["http"], served["loop"]) == ("httptools", "uvloop")
+    from uvicorn.importer import import_from_string
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    assert issubclass(import_from_string(served["http"]), HttpToolsProtocol)  # with its bounds
+    assert served["loop"] == "uvloop" and served["timeout_keep_alive"] == 5
     assert served["frozen"] > 10_000  # the garbage collector's full passes leave start-up's objects alone
 
 
