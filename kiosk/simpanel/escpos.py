@@ -1,4 +1,5 @@
-"""Reads ESC/POS bytes back into what they ask a printer to do (test helper).
+"""Reads ESC/POS bytes back into what they ask a printer to do: the sim panel draws each printed
+slip from it (kiosk.simpanel.receipts), and the tests read every job the unit prints with it.
 
 Only the commands the unit may send are known; anything else (ESC !, ESC t: the library guessing
 for us) is an error, so a test fails if such a byte ever slips into a job.
@@ -51,6 +52,7 @@ class Printout:
     items: list = field(default_factory=list)
     inits: int = 0
     chinese_mode: bool = False
+    cut_ends: list[int] = field(default_factory=list)   # byte offset just past each cut: where a slip ends
 
     @property
     def lines(self) -> list[Line]:
@@ -131,10 +133,12 @@ def decode(data: bytes, encoding: str = "gb18030") -> Printout:
                     out.items.append(Cut("partial"))
                     i += 3
                 elif mode in (65, 66):
+                    need(4)
                     out.items.append(Cut("full" if mode == 65 else "partial"))
                     i += 4
                 else:
                     raise ValueError(f"unknown cut mode {mode}")
+                out.cut_ends.append(i)
             elif command == ord("(") and need(3)[2] == ord("k"):
                 head = need(7)
                 length = head[3] | head[4] << 8

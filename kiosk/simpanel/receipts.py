@@ -1,8 +1,9 @@
-"""What a job would look like on paper: decoded ESC/POS drawn at the printer's dot width (384 dots
-for 58 mm, 576 for 80 mm), font A cells of 12 x 24 dots, GS ! multipliers, bold, alignment, the
-QR code module by module. Used by the tests and to draw docs/printing/*.png:
+"""What a job looks like on paper: decoded ESC/POS drawn at the printer's dot width (384 dots for
+58 mm, 576 for 80 mm), font A cells of 12 x 24 dots, GS ! multipliers, bold, alignment, the QR
+code module by module. The sim panel shows every slip the sim printer was sent this way; the
+tests and docs/printing/*.png use it too:
 
-    python -m tests.support.receipt_preview --out docs/printing
+    python -m kiosk.simpanel.receipts --out docs/printing
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pygame
 import pygame.freetype
 import qrcode
 
+from drivers.display import encode_png
 from kiosk.screens.fonts import find_cjk_font
 from kiosk.tickets.layouts import DOTS_PER_LINE, HALF_WIDTH_DOTS, display_columns
-from tests.support.escpos_decoder import Cut, Feed, Line, Printout, QrCode, Raster, decode
+from kiosk.simpanel.escpos import Cut, Feed, Line, Printout, QrCode, Raster, decode
 
 CELL_HEIGHT = 24      # font A, one line at 1x
 LINE_PITCH = 30       # ESC/POS default line spacing (1/6 inch at 180 dpi ≈ 30 dots)
@@ -111,6 +113,11 @@ class ReceiptPainter:
         return paper
 
 
+def slip_png(printout: Printout, paper_width_mm: int) -> bytes:
+    """One slip (or a whole job) as a PNG, at the paper's dot width."""
+    return encode_png(ReceiptPainter(DOTS_PER_LINE[paper_width_mm]).paint(printout))
+
+
 def render_png(job: bytes, paper_width_mm: int, target: Path, encoding: str = "gb18030") -> pygame.Surface:
     surface = ReceiptPainter(DOTS_PER_LINE[paper_width_mm]).paint(decode(job, encoding))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +147,7 @@ def sample_jobs() -> dict[str, tuple[bytes, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.receipt_preview",
+    parser = argparse.ArgumentParser(prog="python -m kiosk.simpanel.receipts",
                                      description="Draw sample tickets and notices as printed.")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)

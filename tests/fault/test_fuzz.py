@@ -21,7 +21,7 @@ from kiosk.config import ConfigError, load_settings, settings_from_mapping
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
 from protocol.chain import canonical_bytes
 from tests.support.centre.testkit import SimulatedUnit
-from tests.support.escpos_decoder import Cut, decode
+from kiosk.simpanel.escpos import Cut, decode
 from tests.fault.results import record
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))

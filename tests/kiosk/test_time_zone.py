@@ -14,7 +14,7 @@ from kiosk.clock import SystemClock
 from kiosk.config import ConfigError, builtin_sim_settings, settings_from_mapping
 from kiosk.queue.machine import Category, QueueMachine, QueueRules, business_day
 from kiosk.rating.machine import RatingMachine, RatingRules
-from tests.support.escpos_decoder import decode
+from kiosk.simpanel.escpos import decode
 from tests.support.unit_app import UnitApp
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -15,7 +15,7 @@ import pytest
 from kiosk.screens.renderer import Renderer
 from kiosk.screens.views import Idle, StaffCard
 from protocol.chain import verify_chain
-from tests.support.escpos_decoder import QrCode, decode
+from kiosk.simpanel.escpos import QrCode, decode
 from tests.support.sim_unit import SimUnit, wait_until
 from tests.support.unit_app import UnitApp
 

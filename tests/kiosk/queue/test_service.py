@@ -17,7 +17,7 @@ from kiosk.config import builtin_sim_settings, settings_from_mapping
 from kiosk.screens.views import Dispenser, Idle
 from kiosk.api.errors import status_for
 from kiosk.refusals import QueueRefused
-from tests.support.escpos_decoder import decode
+from kiosk.simpanel.escpos import decode
 
 
 def settings_for(state_dir: Path, **sections):

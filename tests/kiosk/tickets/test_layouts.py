@@ -12,8 +12,8 @@ import pytest
 from kiosk.tickets.service_items import shipped_service_items
 from kiosk.tickets.layouts import (DOTS_PER_LINE, HALF_WIDTH_DOTS, NoticeText, PrintSetup, TicketText,
                            display_columns, notice_job, ticket_job, wrap)
-from tests.support.escpos_decoder import Cut, Feed, QrCode, Raster, decode
-from tests.support.receipt_preview import render_png
+from kiosk.simpanel.escpos import Cut, Feed, QrCode, Raster, decode
+from kiosk.simpanel.receipts import render_png
 
 from tests.support.paths import REPO  # noqa: E402
 QR_URL = "https://gjj.example.gov.cn/queue?ticket=B013&date=2026-11-23"

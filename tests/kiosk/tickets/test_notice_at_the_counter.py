@@ -8,7 +8,7 @@ import json
 
 from kiosk.tickets.service_items import shipped_service_items
 from sync import paths
-from tests.support.escpos_decoder import decode
+from kiosk.simpanel.escpos import decode
 from tests.support.unit_app import UnitApp
 
 TQ01 = shipped_service_items()["TQ01"]
