@@ -32,6 +32,7 @@ WITHDRAWN_BECAUSE = {
     SetAside.OTHER_COUNTER: "不再计入：评价记录的窗口不是设备登记的窗口",
     SetAside.FUTURE: "不再计入：评价时间晚于中心收到的时间一天以上",
     SetAside.BEFORE_ENROLMENT: "不再计入：评价时间早于设备注册一天以上",
+    SetAside.VOIDED: "评价作废：评价后紧接着连续按键（rating.voided），是误按而非评价，计入误按",
 }
 # Any constant: concurrent syncs on PostgreSQL take this lock so they do not race on new entries.
 _SYNC_LOCK_KEY = 0x6C6564676572
@@ -118,8 +119,10 @@ def sync_ledger(session: Session, now: datetime, deadline_days: int | None = Non
 
 def _withdraw_uncounted(session: Session, held: dict[str, int], counted: set[str], now: datetime) -> None:
     """Close, once, each entry whose 差评 the centre no longer counts: the rating was set aside
-    after its entry was made (centre.storage.models.SetAside: an upgrade held older events to
-    rules they had escaped). The entry stays, with why on its trail; it is no longer open or overdue."""
+    after its entry was made (centre.storage.models.SetAside): the unit voided it in a later upload
+    (a burst followed it), or an upgrade held older events to rules they had escaped. The entry
+    stays, with why on its trail; it is no longer open or overdue, and an appeal waiting on it
+    may still be reviewed."""
     gone = [entry_id for transaction_id, entry_id in held.items() if transaction_id not in counted]
     if not gone:
         return

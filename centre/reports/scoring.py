@@ -16,7 +16,9 @@ from typing import Iterable, Mapping
 from protocol.events import EventType
 
 REPORT_EVENT_TYPES = (EventType.TRANSACTION_COMPLETED, EventType.RATING_SUBMITTED, EventType.RATING_MISSED,
-                      EventType.RATING_MISUSE)
+                      EventType.RATING_MISUSE, EventType.RATING_VOIDED)
+# Counted in the misuse column, each for the presses it stands for (centre.storage.models.Event.presses).
+MISUSE_EVENT_TYPES = (EventType.RATING_MISUSE, EventType.RATING_VOIDED)
 
 # DESIGN.md "Monthly report (centre)": these columns, in this order. `--by staff` swaps the first
 # two (the staff member, then the windows they worked at).
@@ -53,6 +55,9 @@ SCORING_RULES = (
     "(rounded up, ties included) this month and last month. Ranked: windows with completed or "
     "rated transactions. Excluded from levels and points: misuse and ratings whose 差评 appeal was "
     "upheld (own columns); rated = every rating given, so rated = levels + appeals_upheld. "
+    "misuse counts key presses that were not a decision: each press outside a window or after the "
+    "rating, each press a burst swallowed, and a rating the unit voided because a burst followed it "
+    "(with its reason): such a rating is neither rated nor in the levels. "
     "A transaction's first rating counts; a second rating of it is ignored."
 )
 
@@ -67,6 +72,7 @@ class ActivityRow:
     transaction_id: str | None
     level: int | None
     wall_time_utc: datetime
+    presses: int | None = None  # for misuse and voided: the presses it stands for (None: one)
 
 
 @dataclass
@@ -225,7 +231,7 @@ def tally_month(rows: Iterable[ActivityRow], by: str, excluded_transactions: fro
     for row in sorted(rows, key=lambda r: r.wall_time_utc):
         key = row.counter_id if by == "counter" else row.staff_id
         member = row.staff_id if by == "counter" else row.counter_id
-        if not key or row.type not in REPORT_EVENT_TYPES:
+        if not key or row.type not in REPORT_EVENT_TYPES or row.presses == 0:  # a void of nothing held
             continue
         if row.transaction_id is not None and row.type != EventType.RATING_MISUSE:
             if (row.type, row.transaction_id) in seen:
@@ -240,8 +246,8 @@ def tally_month(rows: Iterable[ActivityRow], by: str, excluded_transactions: fro
                 tally.completed_by_counter[row.counter_id] = tally.completed_by_counter.get(row.counter_id, 0) + 1
         elif row.type == EventType.RATING_MISSED:
             tally.missed += 1
-        elif row.type == EventType.RATING_MISUSE:
-            tally.misuse += 1
+        elif row.type in MISUSE_EVENT_TYPES:
+            tally.misuse += 1 if row.presses is None else row.presses
         elif row.level in POINTS_PER_LEVEL:
             tally.rated += 1
             if row.transaction_id is not None and row.transaction_id in excluded_transactions:

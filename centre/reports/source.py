@@ -14,11 +14,12 @@ from centre.reports.supervision import supervision_scores
 from centre.storage.models import CountedEvent
 
 def month_activity(session: Session, month: Month, zone_name: str | None = None) -> list[ActivityRow]:
-    """Every completed, rated, missed and misuse event whose wall time falls in the month."""
+    """Every completed, rated, missed, misuse and voided event the centre counts whose wall time
+    falls in the month."""
     start, end = month.utc_bounds(centre_time_zone(zone_name))
     result = session.execute(
-        select(CountedEvent.type, CountedEvent.counter_id, CountedEvent.staff_id, CountedEvent.transaction_id, CountedEvent.level,
-               CountedEvent.wall_time_utc)
+        select(CountedEvent.type, CountedEvent.counter_id, CountedEvent.staff_id, CountedEvent.transaction_id,
+               CountedEvent.level, CountedEvent.wall_time_utc, CountedEvent.presses)
         .where(CountedEvent.type.in_(REPORT_EVENT_TYPES), CountedEvent.wall_time_utc >= start, CountedEvent.wall_time_utc < end)
     )
     return [ActivityRow(*row) for row in result]

@@ -116,6 +116,10 @@ class SetAside(StrEnum):
     # know, so such an event is ignored while the type is unknown and counts like any other once a
     # newer centre knows it (it passed the other checks: they come first).
     UNKNOWN_TYPE = "unknown_type"
+    # A rating (and its reason) that a `rating.voided` of the same unit took back: a burst of
+    # presses followed it, so it was a child or key chatter, not a decision. Counted as misuse, by
+    # the voided event (its `presses`), never in levels or points; not a doubt about the unit.
+    VOIDED = "voided"
 
 
 _SET_ASIDE_ROWS = text("set_aside IS NOT NULL")
@@ -153,6 +157,9 @@ class Event(Base):
     # The event's JSON text exactly as it arrived in the batch: the audit trail.
     raw_json: Mapped[str] = mapped_column(Text)
     set_aside: Mapped[str | None] = mapped_column(String(32))  # a SetAside, or null: counted
+    # How many key presses a rating.misuse or rating.voided stands for in the report's misuse column
+    # (a burst's dropped presses; a voided rating and its reason). Null for other types.
+    presses: Mapped[int | None] = mapped_column(Integer)
 
 
 # The events the centre counts. Every report, the ledger, the callback list and the dashboard's

@@ -5,14 +5,17 @@ them), into the event's report columns: the counter it counts at, and whether it
 (`set_aside`, centre.storage.models.SetAside). Every report, the ledger, the callback list and the
 dashboard read those columns through CountedEvent and nothing else, so none of them repeats these
 rules. No event is refused for them: the log stays whole (raw_json, the audit trail) and no stream
-stops; what was set aside, and why, is in fleet health.
+stops; what was set aside, and why, is in fleet health. A `rating.voided` sets aside the rating
+it takes back (and its reason) the same way, and stands for them as misuse.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from centre.storage.models import SetAside
+from sqlalchemy import Connection, bindparam
+
+from centre.storage.models import Event, SetAside
 from centre.web.auth import AuthenticatedUnit
 from protocol.events import EVENT_TYPES, EventType
 
@@ -32,6 +35,9 @@ WINDOW_EVENTS = frozenset({
 # time the centre received them (a unit can only be late to send) or of the unit's enrolment (a
 # unit may record a little before a technician enrols it).
 CLOCK_MARGIN = timedelta(days=1)
+# More presses than a keypad can make in the minute a burst's misuse event covers at most (one
+# each debounce_ms, 50 by default: 1,200), with room for a faster debounce.
+MAX_BURST_PRESSES = 100_000
 
 
 def set_aside_because(unit: AuthenticatedUnit, event_type: str, counter_id: str | None,
@@ -48,11 +54,49 @@ def set_aside_because(unit: AuthenticatedUnit, event_type: str, counter_id: str 
     return None
 
 
-def held_columns(unit: AuthenticatedUnit, event_type: str, columns: dict[str, Any],
+def misuse_presses(event_type: str, data: dict[str, Any]) -> int | None:
+    """The presses a rating.misuse stands for: a burst's `dropped` (docs/protocol-notes.md), else 1.
+    A `dropped` that is not a count a keypad could make counts as the one press."""
+    if event_type != EventType.RATING_MISUSE:
+        return None
+    dropped = data.get("dropped")
+    if data.get("why") == "burst" and type(dropped) is int and 1 <= dropped <= MAX_BURST_PRESSES:
+        return dropped
+    return 1
+
+
+def held_columns(unit: AuthenticatedUnit, event: dict[str, Any], columns: dict[str, Any],
                  received_at: datetime) -> dict[str, Any]:
     """The event's report columns (centre.units.batches) as the centre counts them."""
+    event_type = event["type"]
     counter_id = columns["counter_id"]
     if counter_id is None and event_type in AT_THE_UNITS_COUNTER:
         counter_id = unit.counter_id
-    return {**columns, "counter_id": counter_id, "set_aside": set_aside_because(
-        unit, event_type, counter_id, columns["wall_time_utc"], received_at)}
+    return {**columns, "counter_id": counter_id, "presses": misuse_presses(event_type, event["data"]),
+            "set_aside": set_aside_because(unit, event_type, counter_id, columns["wall_time_utc"], received_at)}
+
+
+_EVENTS = Event.__table__
+# What a rating.voided takes back: the unit's own rating of that transaction and its reasons,
+# unless they were set aside already.
+_VOID = (_EVENTS.update()
+         .where(_EVENTS.c.unit_id == bindparam("key_unit_id"), _EVENTS.c.transaction_id == bindparam("key_transaction_id"),
+                _EVENTS.c.type.in_((EventType.RATING_SUBMITTED, EventType.RATING_REASON)),
+                _EVENTS.c.set_aside.is_(None))
+         .values(set_aside=SetAside.VOIDED))
+_PRESSES = (_EVENTS.update()
+            .where(_EVENTS.c.stream_id == bindparam("key_stream_id"), _EVENTS.c.seq == bindparam("key_seq"))
+            .values(presses=bindparam("presses")))
+
+
+def apply_voids(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """For each counted rating.voided among the `rows` just stored, set aside (as voided) what it
+    takes back, and record how many presses that was on the voided event: the rating is the one
+    press, each reason another. In the transaction that stored them; a batch without one costs
+    nothing more."""
+    for row in rows:
+        if row["type"] != EventType.RATING_VOIDED or row["set_aside"] is not None or not row["transaction_id"]:
+            continue
+        taken = connection.execute(_VOID, {"key_unit_id": row["unit_id"],
+                                           "key_transaction_id": row["transaction_id"]}).rowcount
+        connection.execute(_PRESSES, {"key_stream_id": row["stream_id"], "key_seq": row["seq"], "presses": taken})

@@ -29,9 +29,10 @@ def revoke_unit(session: Session, unit_id: str, now: datetime) -> bool:
     return True
 
 
-# What fleet health lists as set aside: every event the centre does not count, and those of a
-# type it did not know when it stored them while it still does not (then nothing counts them).
-_LISTED_AS_SET_ASIDE = and_(Event.set_aside.is_not(None), not_(and_(
+# What fleet health lists as set aside: every event the centre does not count for doubt of what
+# the unit claims, and those of a type it did not know when it stored them while it still does not
+# (then nothing counts them). Not a rating the unit itself voided: that is misuse, in the report.
+_LISTED_AS_SET_ASIDE = and_(Event.set_aside.is_not(None), Event.set_aside != SetAside.VOIDED, not_(and_(
     Event.set_aside == SetAside.UNKNOWN_TYPE, Event.type.in_(sorted(EVENT_TYPES)))))
 LATEST_SET_ASIDE = 5  # listed per unit, newest first, beside the counts per reason
 

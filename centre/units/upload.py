@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from centre.storage.db import Database
 from centre.storage.models import Event, Stream, Unit
 from centre.units.batches import IncomingBatch, claimed_stream_id, parse_batch, verify_batch
-from centre.units.claims import held_columns
+from centre.units.claims import apply_voids, held_columns
 from centre.web.auth import AuthenticatedUnit, authenticate_unit
 from centre.web.bodies import decode_json, decode_text
 from centre.web.errors import ApiError
@@ -129,7 +129,9 @@ def _store(connection: Connection, unit: AuthenticatedUnit, batch: IncomingBatch
         if first["prev_hash"] != stream.head_hash:
             raise ApiError(409, "conflict", f"seq {first['seq']} does not chain onto seq {acked} "
                            "as the centre holds it")
-        connection.execute(_EVENTS.insert(), event_rows(unit_id, batch, now, skip=new_events, unit=unit))
+        rows = event_rows(unit_id, batch, now, skip=new_events, unit=unit)
+        connection.execute(_EVENTS.insert(), rows)
+        apply_voids(connection, rows)
         acked = fresh[-1]["seq"]
         stream_changes.update(acked_through=acked, head_hash=fresh[-1]["hash"])
     connection.execute(_UPDATE_STREAM, {"key_stream_id": batch.stream_id, **stream_changes})
@@ -152,7 +154,7 @@ def event_rows(unit_id: str, batch: IncomingBatch, received_at: datetime, skip: 
         {"unit_id": unit_id, "stream_id": batch.stream_id, "seq": event["seq"],
          "event_id": event["event_id"], "type": event["type"], "wall_time": event["wall_time"],
          "received_at": received_at, "hash": event["hash"], "raw_json": raw,
-         **(columns if unit is None else held_columns(unit, event["type"], columns, received_at))}
+         **(columns if unit is None else held_columns(unit, event, columns, received_at))}
         for event, raw, columns in zip(batch.events[skip:], batch.raw_events[skip:],
                                        batch.report_columns[skip:])
     ]

@@ -2,7 +2,9 @@
 data migrations bring older rows to what the code now stores."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 import pytest
 from alembic import command
@@ -30,12 +32,18 @@ def test_migrations_create_the_models_schema(db_url):
         db.dispose()
 
 
-def upgrade_to(engine, revision: str) -> None:
-    """The schema as it was at `revision` (an older database the next upgrade finds)."""
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+@contextmanager
+def older_database(db_url: str, revision: str) -> Iterator[Database]:
+    """The database with the schema as it was at `revision` (what the next upgrade finds)."""
+    db = Database(db_url)
+    try:
+        config = alembic_config()
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        yield db
+    finally:
+        db.dispose()
 
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
@@ -62,9 +70,7 @@ def old_event(connection, seq: int, type_: str, counter: str | None = None, *, l
 
 
 def test_misuse_stored_without_a_counter_gets_the_units_counter_on_upgrade(db_url):
-    db = Database(db_url)
-    try:
-        upgrade_to(db.engine, "0005")
+    with older_database(db_url, "0005") as db:
         with db.engine.begin() as connection:
             old_unit(connection)
             old_event(connection, 1, "rating.misuse")
@@ -73,14 +79,10 @@ def test_misuse_stored_without_a_counter_gets_the_units_counter_on_upgrade(db_ur
         with db.engine.connect() as connection:
             counters = connection.execute(text("SELECT counter_id FROM events ORDER BY seq")).scalars().all()
         assert counters == ["5", "7"]  # its own counter, where it named one, stays
-    finally:
-        db.dispose()
 
 
 def test_events_stored_before_the_checks_are_held_to_them_on_upgrade_and_leave_the_ledger(db_url):
-    db = Database(db_url)
-    try:
-        upgrade_to(db.engine, "0006")
+    with older_database(db_url, "0006") as db:
         with db.engine.begin() as connection:
             old_unit(connection, enrolled_at=NOW - timedelta(days=10))
             old_event(connection, 1, "rating.submitted", "5", level=2, transaction="fine")
@@ -110,5 +112,20 @@ def test_events_stored_before_the_checks_are_held_to_them_on_upgrade_and_leave_t
             {"fine": "open", "elsewhere": "closed", "long-ago": "closed"}
         assert [(action["action"], action["actor"]) for action in trail] == [("withdrawn", "system")]
         assert "不是设备登记的窗口" in trail[0]["detail"]
-    finally:
-        db.dispose()
+
+
+def test_voided_ratings_and_bursts_stored_before_are_counted_as_misuse_on_upgrade(db_url):
+    with older_database(db_url, "0007") as db:
+        with db.engine.begin() as connection:
+            old_unit(connection, enrolled_at=NOW - timedelta(days=1))
+            old_event(connection, 1, "rating.submitted", "5", level=2, transaction="hammered")
+            old_event(connection, 2, "rating.reason", transaction="hammered")
+            old_event(connection, 3, "rating.voided", "5", transaction="hammered")
+            old_event(connection, 4, "rating.misuse", "5")
+            connection.execute(text("UPDATE events SET raw_json = :raw WHERE seq = 4"),
+                               {"raw": '{"data": {"key": 4, "why": "burst", "dropped": 7}}'})
+            old_event(connection, 5, "rating.misuse", "5")
+        upgrade_to_head(db.engine)
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT set_aside, presses FROM events ORDER BY seq")).all()
+        assert [tuple(row) for row in rows] == [("voided", None), ("voided", None), (None, 2), (None, 7), (None, 1)]

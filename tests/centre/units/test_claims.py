@@ -86,3 +86,32 @@ def test_a_clock_a_little_off_is_believed(centre, capsys):
                                                        wall_time=soon)])).status_code == 200
     assert set_aside_of(centre, unit.unit_id)["count"] == 0
     assert row_of(centre.report(capsys, soon.strftime("%Y-%m")), "5")["completed"] == 1
+
+
+# --- misuse presses and voided ratings (issue 14, item 11) --------------------------------------
+
+def test_a_bursts_misuse_counts_the_presses_it_dropped_when_a_keypad_could_have_made_them(centre, capsys):
+    unit = centre.new_unit(counter="5")
+    claims = [({"why": "burst", "dropped": 7}, 7), ({"why": "burst", "dropped": 10**9}, 1),
+              ({"why": "burst", "dropped": True}, 1), ({"why": "burst", "dropped": "7"}, 1),
+              ({"why": "no_window", "dropped": 5}, 1), ({"why": "burst"}, 1)]
+    events = [unit.record(EventType.RATING_MISUSE, {"key": 4, "counter_id": "5", **data}) for data, _ in claims]
+    assert centre.upload(unit, unit.batch(events)).status_code == 200
+    assert row_of(centre.report(capsys, this_month()), "5")["misuse"] == sum(presses for _, presses in claims)
+
+
+def test_only_the_unit_that_rated_can_void_the_rating_and_only_at_its_own_window(centre, capsys):
+    rater = centre.new_unit("counter-05", counter="5")
+    rated = transaction(rater, level=1)
+    assert centre.upload(rater, rater.batch(rated)).status_code == 200
+    tx = rated[0]["data"]["transaction_id"]
+    other = centre.new_unit("counter-06", counter="6")
+    void = {"transaction_id": tx, "why": "burst", "staff_id": "1001"}
+    assert centre.upload(other, other.batch([other.record(EventType.RATING_VOIDED, void)])).status_code == 200
+    elsewhere = rater.record(EventType.RATING_VOIDED, {**void, "counter_id": "99"})  # set aside: voids nothing
+    assert centre.upload(rater, rater.batch([elsewhere])).status_code == 200
+    report = centre.report(capsys, this_month())
+    assert (row_of(report, "5")["level_1"], row_of(report, "5")["misuse"]) == (1, 0)
+    assert row_of(report, "6") is None  # a void of nothing it holds counts no press
+    assert [entry["status"] for entry in centre.client.get("/api/v1/ledger", headers=centre.admin()).json()["entries"]] \
+        == ["open"]
