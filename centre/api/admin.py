@@ -9,7 +9,8 @@ import json
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from centre.units.bundle import (
-    MAX_PHOTO_BYTES, PHOTO_SIGNATURES, current_bundle, photo_problem, store_bundle, store_photo,
+    MAX_PHOTO_BYTES, PHOTO_SIGNATURES, bundle_warnings, current_bundle, photo_problem, store_bundle,
+    store_photo,
 )
 from centre.units.fleet import audit_events, fleet_health, unit_streams
 from centre.units.schemas import IDENTIFIER_PATTERN, Bundle
@@ -55,7 +56,8 @@ async def put_bundle(request: Request) -> dict:
     bundle = parse_body(Bundle, await request.body())
     now = utcnow()
     version, changed = await in_transaction(request, lambda session: store_bundle(session, bundle, now))
-    return {"version": version, "changed": changed}
+    return {"version": version, "changed": changed,
+            "warnings": [warning.as_json() for warning in bundle_warnings(bundle)]}
 
 
 @router.get("/api/v1/bundle", responses=NOT_MODIFIED)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from centre.commands.common import CommandError, database_options, in_transaction
-from centre.units.bundle import BundleFileError, read_bundle_file, store_bundle
+from centre.units.bundle import BundleFileError, bundle_warnings, read_bundle_file, store_bundle
 from centre.units.schemas import Bundle
 from centre.web.errors import field_path
 
@@ -35,4 +36,6 @@ def run_load(args: argparse.Namespace) -> int:
     summary = (f"{len(bundle.reasons)} reasons, {len(bundle.staff)} staff, "
                f"{len(bundle.service_items)} service items")
     print(f"bundle {version} loaded ({summary})" if changed else f"bundle {version} unchanged ({summary})")
+    for warning in bundle_warnings(bundle):
+        print(f"centre: warning: {warning.message}", file=sys.stderr)
     return 0

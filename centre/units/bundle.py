@@ -17,6 +17,10 @@ from centre.units.schemas import Bundle
 from protocol.chain import canonical_bytes
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
+# What a unit offers after a 差评 (docs/protocol-notes.md; kiosk.rating.machine.MAX_REASONS): the
+# first eight reasons of the list, four a page on two pages, and 其他 (the list's own, or the unit's).
+OFFERED_REASONS = 8
+OTHER_REASON_LABEL = "其他"
 # What a photo's first bytes must be for the content type it is uploaded as.
 PHOTO_SIGNATURES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 
@@ -44,6 +48,34 @@ def read_bundle_file(path: Path) -> Any:
     except (UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
         raise BundleFileError(f"{path} is not valid {suffix[1:].upper()}: {exc}") from exc
     raise BundleFileError(f"{path}: a bundle file ends in .toml or .json")
+
+
+@dataclass(frozen=True)
+class BundleWarning:
+    """Something in a bundle that loads but will not work as its author may expect."""
+
+    code: str
+    message: str
+    reasons: list[dict[str, str]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "reasons": self.reasons}
+
+
+def bundle_warnings(bundle: Bundle) -> list[BundleWarning]:
+    """What to tell whoever loads `bundle`: the 差评 reasons past the eighth, which units do not offer."""
+    listed = [reason for reason in bundle.reasons if reason.label != OTHER_REASON_LABEL]
+    unoffered = listed[OFFERED_REASONS:]
+    if not unoffered:
+        return []
+    names = "、".join(f"{reason.code} {reason.label}" for reason in unoffered)
+    return [BundleWarning(
+        "reasons_not_offered",
+        f"the bundle lists {len(listed)} 差评 reasons besides 其他, and units offer the first "
+        f"{OFFERED_REASONS} (two pages of four, then 其他): the other {len(unoffered)} are kept in the "
+        f"bundle but no citizen can choose them ({names}); a citizen they fit chooses 其他. "
+        f"Keep the {OFFERED_REASONS} that matter most first, or merge some.",
+        [{"code": reason.code, "label": reason.label} for reason in unoffered])]
 
 
 def store_bundle(session: Session, bundle: Bundle, now: datetime) -> tuple[str, bool]:

@@ -31,7 +31,7 @@ def test_a_unit_gets_the_bundle_with_an_etag_and_304_when_unchanged(centre):
     put = centre.client.put("/api/v1/bundle", json=sample_bundle(), headers=centre.admin())
     assert put.status_code == 200 and put.json()["changed"] is True
     again = centre.client.put("/api/v1/bundle", json=sample_bundle(), headers=centre.admin())
-    assert again.json() == {"version": put.json()["version"], "changed": False}
+    assert again.json() == {"version": put.json()["version"], "changed": False, "warnings": []}
 
     response = centre.client.get(bundle_path, headers=unit.auth())
     assert response.status_code == 200
@@ -50,6 +50,20 @@ def test_a_unit_gets_the_bundle_with_an_etag_and_304_when_unchanged(centre):
     fresh = centre.client.get(bundle_path, headers={**unit.auth(), "If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["etag"] != etag
     assert fresh.json()["complaint_phone"] == "0755-12329"
+
+
+def test_an_admin_upload_with_more_reasons_than_units_offer_is_stored_with_a_warning(centre):
+    bundle = sample_bundle()
+    bundle["reasons"] = [{"code": str(700 + n), "label": f"原因{n}"} for n in range(1, 10)]
+    answer = centre.client.put("/api/v1/bundle", json=bundle, headers=centre.admin())
+    assert answer.status_code == 200 and answer.json()["changed"] is True
+    [warning] = answer.json()["warnings"]
+    assert warning["code"] == "reasons_not_offered" and warning["reasons"] == [{"code": "709", "label": "原因9"}]
+    assert "no citizen can choose them" in warning["message"]
+    served = centre.client.get("/api/v1/bundle", headers=centre.admin()).json()
+    assert len(served["reasons"]) == 9  # kept whole: the units take what they can offer
+    fits = centre.client.put("/api/v1/bundle", json=sample_bundle(), headers=centre.admin())
+    assert fits.json()["warnings"] == []
 
 
 def test_the_bundle_is_only_for_its_own_enrolled_unit(centre):
