@@ -46,3 +46,8 @@ EVENT_FIELDS = (
 # Rating levels, best to worst, as PROTOCOL.md codes them.
 LEVEL_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = frozenset({1, 2})  # 差评
+
+# 差评 reasons a unit offers from the bundle's list, besides 其他: two pages of four keys. The
+# centre warns when a bundle has more; the unit takes the first ones.
+OFFERED_REASONS = 8
+OTHER_REASON_LABEL = "其他"

@@ -13,14 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centre.storage.models import BundleVersion, StaffPhoto
+from centre.units.pins import pin_hashes
 from centre.units.schemas import Bundle
 from protocol.chain import canonical_bytes
+from protocol.events import OFFERED_REASONS, OTHER_REASON_LABEL
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
-# What a unit offers after a 差评 (docs/protocol-notes.md; kiosk.rating.machine.MAX_REASONS): the
-# first eight reasons of the list, four a page on two pages, and 其他 (the list's own, or the unit's).
-OFFERED_REASONS = 8
-OTHER_REASON_LABEL = "其他"
 # What a photo's first bytes must be for the content type it is uploaded as.
 PHOTO_SIGNATURES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 
@@ -111,8 +109,11 @@ def current_bundle(session: Session) -> RenderedBundle | None:
         return None
     bundle = json.loads(latest.body_json)
     photos = dict(session.execute(select(StaffPhoto.staff_id, StaffPhoto.sha256)).all())
+    pins = pin_hashes(session)
     for member in bundle["staff"]:
         member["photo"] = photo_path(member["staff_id"]) if member["staff_id"] in photos else None
+        if member["staff_id"] in pins:   # the staff console's PIN (docs/protocol-notes.md)
+            member["pin_hash"] = pins[member["staff_id"]]
     body = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
     digest = hashlib.sha256(body)
     for member in bundle["staff"]:

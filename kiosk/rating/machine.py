@@ -28,12 +28,12 @@ from kiosk.screens.views import (
     LEVEL_LABELS, Idle, KeyOption, NotSignedIn, Paused, RatingPrompt, ReasonPrompt, StaffCard,
     Thanks, View,
 )
-from protocol.events import EventType
+from protocol.events import OFFERED_REASONS, OTHER_REASON_LABEL, EventType
 
 BAD_LEVELS = frozenset({1, 2})   # 不满意 and 非常不满意 are 差评
 REASON_KEYS = 4                  # keys 1..4 show reasons; key 5 is 更多原因, or 其他 on the last page
-MAX_REASONS = 2 * REASON_KEYS    # two pages; the centre warns when its list has more
-OTHER_LABEL = "其他"
+MAX_REASONS = OFFERED_REASONS    # two pages of REASON_KEYS; the centre warns when its list has more
+OTHER_LABEL = OTHER_REASON_LABEL
 OTHER_CODE = "other"
 MORE_LABEL = "更多原因"
 
