@@ -97,6 +97,10 @@ class VoiceSettings(_Section):
     # espeak-ng voice for rendering the clips offline. Plain "cmn" reads pinyin tone numbers in
     # English on espeak-ng 1.51 (Debian 12); this one speaks Mandarin with tones.
     voice: str = "cmn-latn-pinyin"
+    # The hall's queue host says every call on its speaker. A counter calling through it says
+    # its own calls on its own speaker too only when this is set (a room the hall's speaker does
+    # not reach); the rule is kiosk.queue.announcer.says_call.
+    own_calls: bool = False
 
 
 class ApiSettings(_Section):

@@ -25,12 +25,13 @@ from drivers.speaker import Speaker
 from kiosk.clock import Clock, hall_zone, in_zone
 from kiosk.config import Settings
 from kiosk.decision import Decision
+from kiosk.queue.announcer import CallAnnouncer, says_call
 from kiosk.queue.backends import CALLS, EventLog, LocalQueue, QueueBackend, RemoteQueue, Served
 from kiosk.queue.dispenser import QueueScreen
 from kiosk.queue.host_link import QueueHostClient
 from kiosk.queue.machine import Category, Estimate, KeyLockout, QueueRules
 from kiosk.queue.printing import PrinterWatch, not_ready
-from kiosk.queue.speech import call_clips, ticket_clips
+from kiosk.queue.speech import ticket_clips
 from kiosk.refusals import QueueRefused, Unavailable
 from kiosk.screens.views import TICKET_VOIDED_LABEL, IssuedTicket, TicketsStopped, View, printer_problem_label
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
@@ -41,7 +42,6 @@ from protocol.times import rfc3339
 
 log = logging.getLogger(__name__)
 
-CALL_REPEATS = 2               # "请 A023 号 到 3 号窗口" is said twice
 # How often the dispenser's screen is brought up to date by itself: the hall's closing time and
 # the next business day come without an event.
 DISPENSER_REFRESH_S = 10.0
@@ -119,8 +119,10 @@ class QueueService:
                                        unit.refresh_screen, self._wall)
         else:
             self.backend = LocalQueue(self.rules, self._commit, self._wall)
+        self.voice = CallAnnouncer(speaker)   # the hall voice (kiosk.queue.announcer: who says what)
         unit.add_event_listener(self.backend.on_committed)
         unit.add_event_listener(self._after_counter_change)   # after the backend has folded them
+        unit.add_event_listener(self._say_committed_calls)
 
     @property
     def is_host(self) -> bool:
@@ -159,6 +161,7 @@ class QueueService:
 
     async def stop(self) -> None:
         await cancel_all(self._tasks)
+        await self.voice.stop()
         await self.printing.close()
         await self.backend.stop()
 
@@ -335,12 +338,22 @@ class QueueService:
             result = await self.backend.act(action, counter_id, staff_id, target)
         if own:
             self.screen.end_feedback()
-        if own and result["event"] in CALLS:
-            for clip in call_clips(result["ticket"], counter_id) * CALL_REPEATS:
-                self._speaker.say(clip)
+        if result["event"] in CALLS and not self.is_host:   # the host said it as it committed it
+            self._say_call(result["ticket"], counter_id, committed_here=False)
         self._publish()
         self._unit.refresh_screen()
         return result
+
+    def _say_committed_calls(self, events: list[dict[str, Any]]) -> None:
+        """Every call in this unit's log (it keeps the queue), whichever counter made it."""
+        for event in events:
+            if event["type"] in CALLS:
+                self._say_call(event["data"]["ticket"], event["data"]["counter_id"], committed_here=True)
+
+    def _say_call(self, ticket: str, counter_id: str, *, committed_here: bool) -> None:
+        if says_call(committed_here=committed_here, own_counter=counter_id == self._counter,
+                     own_calls=self._settings.voice.own_calls):
+            self.voice.announce(ticket, counter_id)
 
     async def snapshot(self) -> dict[str, Any]:
         """GET /v1/queue: from the queue here, or from the host."""
