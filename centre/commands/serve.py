@@ -8,6 +8,7 @@ import logging
 import os
 
 from centre.commands.common import CommandError, database_options
+from centre.commands.platform import config_option, start_forwarder
 from centre.storage.db import DB_ENV, display_url, resolve_db_url
 
 ADMIN_TOKEN_ENV = "CENTRE_ADMIN_TOKEN"
@@ -39,6 +40,7 @@ def register(subcommands) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="server processes (default 1). More let many units' uploads use more "
                              "CPU cores; for PostgreSQL (SQLite takes one write at a time anyway)")
+    config_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -100,12 +102,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"centre: admin calls {'enabled' if admin_token else 'disabled (no admin token)'}", flush=True)
     print(f"centre: X-Forwarded-For {'believed from ' + ', '.join(proxies) if proxies else 'ignored'}",
           flush=True)
+    # One forwarder, in this process, whatever --workers says: it sends in rating order.
+    forwarder = start_forwarder(db_url, args.platform_config)
     # uvicorn's ProxyHeadersMiddleware, on only for the proxies given: by default it believes the
     # headers from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so any local client could name any address.
     server_options = dict(host=host, port=port, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                           log_level="info", server_header=False, http=PROTOCOL_PATH, loop=EVENT_LOOP,
                           timeout_keep_alive=KEEP_ALIVE_S,
                           proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+    try:
+        return _serve(app, args, db_url, admin_token, server_options)
+    finally:
+        if forwarder is not None:
+            forwarder.stop()
+
+
+def _serve(app, args: argparse.Namespace, db_url: str, admin_token: str | None, server_options: dict) -> int:
+    import uvicorn
+
     if args.workers == 1:
         _freeze_startup_objects()
         uvicorn.run(app, **server_options)

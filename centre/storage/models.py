@@ -346,3 +346,38 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxStatus(StrEnum):
+    """Where a record for the 好差评 platform stands (`platform_outbox.status`)."""
+
+    PENDING = "pending"    # to send (again): the worker tries it when next_attempt_at has come
+    SENT = "sent"          # the platform took it (or said it had it already)
+    MERGED = "merged"      # a reason sent inside its rating's record, not on its own
+    WITHHELD = "withheld"  # its event was set aside (voided) before it was sent: never forwarded
+    DEAD = "dead"          # still not taken N days after it was made: left for a person (resend)
+
+
+class PlatformOutbox(Base):
+    """A record the centre owes the provincial / national 好差评 platform: a counted rating, a
+    reason (when its rating was sent without it), later a rectification or a callback. Made in the
+    transaction that stores its event, so none is lost and none is made twice; `key` is what the
+    platform de-duplicates on (the event_id). Sent in the order of `rated_at`, then `id`."""
+
+    __tablename__ = "platform_outbox"
+    __table_args__ = (Index("ix_platform_outbox_status_order", "status", "rated_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # rating, reason, rectification, callback
+    unit_id: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(64))  # the event it forwards (rectification: the rating's)
+    transaction_id: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the rating's time: the order of sending
+    status: Mapped[str] = mapped_column(String(16))  # an OutboxStatus
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_json: Mapped[str | None] = mapped_column(Text)  # the body as last sent: the record of what went

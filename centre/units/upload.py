@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from centre.platform.outbox import queue_new_events
 from centre.storage.db import Database
 from centre.storage.models import Event, Stream, Unit
 from centre.units.batches import IncomingBatch, claimed_stream_id, parse_batch, verify_batch
@@ -132,6 +133,7 @@ def _store(connection: Connection, unit: AuthenticatedUnit, batch: IncomingBatch
         rows = event_rows(unit_id, batch, now, skip=new_events, unit=unit)
         connection.execute(_EVENTS.insert(), rows)
         apply_voids(connection, rows)
+        queue_new_events(connection, batch.stream_id, first["seq"], fresh[-1]["seq"], now)
         acked = fresh[-1]["seq"]
         stream_changes.update(acked_through=acked, head_hash=fresh[-1]["hash"])
     connection.execute(_UPDATE_STREAM, {"key_stream_id": batch.stream_id, **stream_changes})
