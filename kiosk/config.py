@@ -218,8 +218,12 @@ class PrinterSettings(_Section):
     profile: str = "default"                                  # a python-escpos printer profile
     paper_width_mm: Literal[58, 80] = 80
     encoding: str = "gb18030"
-    # QR code on the ticket; {ticket}, {date}, {category} and {unit} are filled in. Empty: no QR.
+    # QR code on the ticket; {ticket}, {date}, {category}, {unit} and {ref} are filled in. A
+    # provisioned unit prints the centre's page of the ticket ({centre}/t/{ref}) unless the
+    # template uses {ref} itself (kiosk/tickets/position_link.py). Empty and unprovisioned: no QR.
     qr_url: str = ""
+    # The centre's address as phones reach it, for the ticket's QR; empty: the provisioned centre URL.
+    position_url: str = Field("", pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$", max_length=200)
     notice_copies: int = Field(2, ge=1, le=2)                 # 2: the citizen's and the kept copy
     poll_s: float = Field(10.0, ge=1, le=3600)                # status check while idle
 
@@ -246,9 +250,10 @@ class PrinterSettings(_Section):
     @classmethod
     def _qr_placeholders(cls, template: str) -> str:
         try:
-            template.format(ticket="A001", date="2026-01-01", category="A", unit="unit-1")
+            template.format(ticket="A001", date="2026-01-01", category="A", unit="unit-1", ref="r")
         except (KeyError, IndexError, ValueError) as error:
-            raise ValueError(f"only {{ticket}}, {{date}}, {{category}} and {{unit}} may be used ({error})") from None
+            raise ValueError(f"only {{ticket}}, {{date}}, {{category}}, {{unit}} and {{ref}} may be used "
+                             f"({error})") from None
         return template
 
     @model_validator(mode="after")

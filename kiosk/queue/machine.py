@@ -29,6 +29,7 @@ Rules:
 from __future__ import annotations
 
 import math
+import secrets
 import string
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -109,6 +110,14 @@ def ticket_number(letter: str, number: int) -> str:
     return f"{letter}{number:03d}"
 
 
+TICKET_REF_BYTES = 16   # 128 random bits: a ticket's page cannot be guessed or enumerated
+
+
+def new_ticket_ref() -> str:
+    """A ticket's reference for the citizen's phone (`/t/{ref}` at the centre): 22 URL-safe characters."""
+    return secrets.token_urlsafe(TICKET_REF_BYTES)
+
+
 def number_of(ticket: str) -> int:
     return int(ticket.lstrip(string.ascii_uppercase))
 
@@ -123,6 +132,7 @@ class Ticket:
     counter: str | None = None   # a transfer to a counter reserves the ticket for that counter
     status: str = WAITING
     recalls: int = 0
+    ref: str = ""          # the reference its QR carries ("" for a ticket issued before references)
 
 
 @dataclass
@@ -357,7 +367,9 @@ class QueueMachine:
 
     # --- decisions ---------------------------------------------------------------------
 
-    def decide_issue(self, letter: str, wall_time: str) -> Decision:
+    def decide_issue(self, letter: str, wall_time: str, ref: str | None = None) -> Decision:
+        """`ref`: the ticket's reference for the citizen's phone (docs/protocol-notes.md); a new
+        random one unless given."""
         why = self.stopped(letter, wall_time)
         if why is not None:
             raise QueueRefused("queue_closed", f"今日已停止取号: category {letter} takes no tickets now "
@@ -369,7 +381,7 @@ class QueueMachine:
         decision.add(EventType.TICKET_ISSUED, {
             "ticket": ticket.number, "category": letter, "priority": ticket.priority,
             "waiting_ahead": estimate.waiting_ahead, "estimated_wait_min": estimate.wait_min,
-            "surge": estimate.surge})
+            "surge": estimate.surge, "ref": ref or new_ticket_ref()})
         return decision
 
     def decide_print_failed(self, letter: str, why: str) -> Decision:
@@ -527,7 +539,7 @@ class QueueMachine:
     def _apply_issued(self, state: _Day, data: Mapping[str, Any], wall_time: str) -> None:
         number, letter = data["ticket"], data["category"]
         ticket = state.tickets[number] = Ticket(number, letter, bool(data.get("priority")),
-                                                len(state.tickets), wall_time)
+                                                len(state.tickets), wall_time, ref=str(data.get("ref") or ""))
         state.enter_line(ticket)
         state.next_number[letter] = max(state.next_number.get(letter, 1), number_of(number) + 1)
 

@@ -16,6 +16,7 @@ worker threads and never hold the unit's lock, so rating keys stay quick while a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Hashable, Protocol
@@ -35,6 +36,7 @@ from kiosk.queue.speech import ticket_clips
 from kiosk.refusals import QueueRefused, Unavailable
 from kiosk.screens.views import TICKET_VOIDED_LABEL, IssuedTicket, TicketsStopped, View, printer_problem_label
 from kiosk.tickets.layouts import NoticeText, PrintSetup, TicketText, notice_job, ticket_job
+from kiosk.tickets.position_link import PositionLink
 from kiosk.tickets.service_items import current_service_items
 from kiosk.tasks import cancel_all
 from protocol.events import EventType
@@ -258,12 +260,16 @@ class QueueService:
         """A recorded time as the hall's clock shows it: what a ticket or notice prints."""
         return rfc3339(in_zone(wall_time, self.rules.zone))
 
+    @functools.cached_property
+    def _position_link(self) -> PositionLink:
+        """The ticket QR's link to the centre's page of the ticket (kiosk/tickets/position_link.py)."""
+        return PositionLink(self._settings.printer, self._settings.state_dir, self._settings.unit.id)
+
     def _ticket_text(self, number: str, letter: str, priority: bool, issued_at: str, estimate: Estimate,
                      *, reprint: bool = False) -> TicketText:
+        ticket = self.backend.machine_here().ticket(number, issued_at)
         issued_at = self._hall_time(issued_at)
-        template = self._settings.printer.qr_url
-        qr = template.format(ticket=number, date=issued_at[:10], category=letter,
-                             unit=self._settings.unit.id) if template else ""
+        qr = self._position_link.url(number, letter, issued_at[:10], ticket.ref if ticket else "")
         return TicketText(number, self._names[letter], priority, issued_at, estimate.waiting_ahead,
                           estimate.wait_min, estimate.surge, qr, reprint)
 
