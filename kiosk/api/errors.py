@@ -23,6 +23,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_item": 404,
     "unknown_ticket": 404,
     "method_not_allowed": 405,
+    "not_acceptable": 406,       # a live stream asked for without Accept: text/event-stream
     "request_timeout": 408,
     "too_large": 413,
     "invalid": 422,

@@ -20,6 +20,7 @@ from kiosk.api.sim import sim_routes
 from kiosk.api.token_limit import BadTokenLimit
 from kiosk.api.unit import unit_routes
 from kiosk.app import KioskApp
+from kiosk.hall import routes as hall
 from kiosk.refusals import Refused
 
 
@@ -53,6 +54,7 @@ def create_api(app: KioskApp, token_limit: BadTokenLimit | None = None) -> Starl
         return JSONResponse(document)
 
     described = [*unit_routes(app), *queue_routes(app), *(sim_routes(app) if app.sim else ()),
+                 *hall.hall_routes(app),   # the hall display: public, nothing private, its own bounds
                  ApiRoute("GET", OPENAPI_PATH, openapi_document, "This document")]
     routes = [route.handled_by(guarded(route.endpoint, public=route.public)) for route in described]
 
