@@ -14,6 +14,7 @@ from centre.dashboard.ledger_pages import router as dashboard_ledger_router
 from centre.dashboard.pages import root_router as dashboard_root_router
 from centre.dashboard.pages import router as dashboard_router
 from centre.dashboard.templating import STATIC_DIR
+from centre.public.routes import install_public_pages
 from centre.storage.db import Database
 from centre.storage.migrate import upgrade_to_head
 from centre.web.bodies import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -64,4 +65,6 @@ def create_app(db_url: str, admin_token: str | None = None, *,
     app.include_router(dashboard_ledger_router)
     # The dashboard's CSS and Chart.js, served from the package: the pages need no internet.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The citizen's phone pages (/t/…): their own limits and static folder, no session of the dashboard.
+    install_public_pages(app)
     return app

@@ -162,6 +162,18 @@ class Event(Base):
     presses: Mapped[int | None] = mapped_column(Integer)
 
 
+class TicketRef(Base):
+    """The unguessable reference a unit printed in a ticket's QR (`ticket.issued` data `ref`): how
+    the citizen's phone finds its ticket (`/t/{ref}`) without any way to list or guess the others.
+    Filled as the events are stored; the first event to bring a reference keeps it."""
+    __tablename__ = "ticket_refs"
+
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.unit_id"))
+    stream_id: Mapped[str] = mapped_column(ForeignKey("streams.stream_id"))
+    seq: Mapped[int] = mapped_column(BigInteger)   # the ticket.issued event's
+
+
 # The events the centre counts. Every report, the ledger, the callback list and the dashboard's
 # figures select from this, never from Event, so what was set aside is left out of all of them
 # in the same way (an alias of a filtered select: the databases fold it into each query).

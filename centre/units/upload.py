@@ -19,6 +19,7 @@ from centre.storage.db import Database
 from centre.storage.models import Event, Stream, Unit
 from centre.units.batches import IncomingBatch, claimed_stream_id, parse_batch, verify_batch
 from centre.units.claims import apply_voids, held_columns
+from centre.units.ticket_refs import index_ticket_refs
 from centre.web.auth import AuthenticatedUnit, authenticate_unit
 from centre.web.bodies import decode_json, decode_text
 from centre.web.errors import ApiError
@@ -133,6 +134,7 @@ def _store(connection: Connection, unit: AuthenticatedUnit, batch: IncomingBatch
         rows = event_rows(unit_id, batch, now, skip=new_events, unit=unit)
         connection.execute(_EVENTS.insert(), rows)
         apply_voids(connection, rows)
+        index_ticket_refs(connection, fresh, rows)
         queue_new_events(connection, batch.stream_id, first["seq"], fresh[-1]["seq"], now)
         acked = fresh[-1]["seq"]
         stream_changes.update(acked_through=acked, head_hash=fresh[-1]["hash"])
