@@ -129,6 +129,10 @@ class KioskApp:
         card = self.machine.card()
         return card.name if card is not None else None
 
+    def roster_member(self, staff_id: str) -> StaffMember | None:
+        """Who `staff_id` is on the roster in use (the centre's bundle, else the config)."""
+        return self._roster.get(staff_id)
+
     @property
     def paused(self) -> bool:
         return self.machine.paused

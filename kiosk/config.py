@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kiosk.clock import DEFAULT_TIME_ZONE, hall_zone
 from protocol.chain import canonical_bytes
+from protocol.pins import check_pin_hash
 from sync.settings import SyncSettings  # the [sync] section: sync's own, so sync needs nothing of kiosk
 
 DEFAULT_LISTEN = "127.0.0.1:8700"
@@ -271,6 +272,14 @@ class StaffMember(_Section):
     title: str = ""
     duties: str = ""
     photo: Path | None = None
+    # The staff console's PIN as a slow salted hash (protocol.pins; `centre staff set-pin` makes
+    # them, the bundle brings them); no PIN, no sign-in on the console.
+    pin_hash: str | None = None
+
+    @field_validator("pin_hash")
+    @classmethod
+    def _usable_pin_hash(cls, pin_hash: str | None) -> str | None:
+        return None if pin_hash is None else check_pin_hash(pin_hash)
 
 
 class Reason(_Section):

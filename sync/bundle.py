@@ -54,6 +54,7 @@ class BundleStaff(_Part):
     title: str = ""
     duties: str = ""
     photo: str | None = None  # URL, usually relative to the centre: /api/v1/staff/…/photo
+    pin_hash: str | None = None  # the staff console's PIN, hashed (protocol.pins; checked by the unit)
 
 
 class BundleServiceItem(_Part):

@@ -40,15 +40,20 @@ class ActBody(Body):
     staff_id: str | None = Field(None, min_length=1, max_length=32)
 
 
-class TransferBody(ActBody):
+class TransferTarget(Body):
+    """Where a transferred ticket goes (the staff console's 转移 takes only this)."""
     to_counter: str | None = Field(None, min_length=1, max_length=16)
     to_category: str | None = Field(None, pattern=r"^[A-Z]$")
 
     @model_validator(mode="after")
-    def _one_target(self) -> "TransferBody":
+    def _one_target(self) -> "TransferTarget":
         if (self.to_counter is None) == (self.to_category is None):
             raise ValueError("give exactly one of to_counter and to_category")
         return self
+
+
+class TransferBody(ActBody, TransferTarget):
+    pass
 
 
 class CounterStateBody(Body):

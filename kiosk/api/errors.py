@@ -31,6 +31,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_category": 422,
     "unknown_counter": 422,
     "rate_limited": 429,
+    # the staff console's sign-in and its session (kiosk.console)
+    "wrong_pin": 401,
+    "no_session": 401,
+    "csrf_failed": 403,
+    "cross_site": 403,
+    "no_pin": 409,
+    "pin_locked": 429,
     # the counter's or the queue's state
     "not_signed_in": 409,
     "paused": 409,

@@ -17,16 +17,20 @@ from kiosk.api.openapi import OPENAPI_PATH, build_document
 from kiosk.api.queue import queue_routes
 from kiosk.api.routes import ApiRoute, Handler
 from kiosk.api.sim import sim_routes
+from kiosk.api.stream import StreamSlots
 from kiosk.api.token_limit import BadTokenLimit
 from kiosk.api.unit import unit_routes
 from kiosk.app import KioskApp
+# The module, not its function: kiosk.console.routes imports kiosk.api's modules, so either
+# package may be imported first.
+from kiosk.console import routes as console
 from kiosk.hall import routes as hall
 from kiosk.refusals import Refused
 
 
 def create_api(app: KioskApp, token_limit: BadTokenLimit | None = None) -> Starlette:
     token = app.settings.api.token.encode("utf-8")
-    limit = token_limit or BadTokenLimit()
+    limit = token_limit if token_limit is not None else BadTokenLimit()   # an empty one is falsy (len 0)
 
     def guarded(handler: Handler, *, public: bool) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -53,7 +57,11 @@ def create_api(app: KioskApp, token_limit: BadTokenLimit | None = None) -> Starl
             document.update(build_document(routes))
         return JSONResponse(document)
 
+    streams = StreamSlots()   # shared by every live page: the bound is on the unit's open streams
     described = [*unit_routes(app), *queue_routes(app), *(sim_routes(app) if app.sim else ()),
+                 # The staff console: its own session cookie and CSRF token, not the Bearer token
+                 # (public here); it counts wrong PINs in `limit` (kiosk.console.routes).
+                 *console.console_routes(app, limit, streams),
                  *hall.hall_routes(app),   # the hall display: public, nothing private, its own bounds
                  ApiRoute("GET", OPENAPI_PATH, openapi_document, "This document")]
     routes = [route.handled_by(guarded(route.endpoint, public=route.public)) for route in described]

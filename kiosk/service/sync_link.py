@@ -42,7 +42,8 @@ def bundle_staff(bundle: CurrentBundle) -> list[StaffMember]:
     for member in bundle.data.staff:
         try:
             members.append(StaffMember(staff_id=member.staff_id, name=member.name, title=member.title,
-                                       duties=member.duties, photo=bundle.photo_path(member.staff_id)))
+                                       duties=member.duties, photo=bundle.photo_path(member.staff_id),
+                                       pin_hash=member.pin_hash))
         except ValidationError as error:
             log.warning("bundle staff %r skipped: %s", member.staff_id, error.errors()[0]["msg"])
     return members

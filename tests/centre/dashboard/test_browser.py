@@ -13,13 +13,11 @@ from centre.storage.db import Database
 from centre.storage.models import LedgerEntry
 from tests.support.centre.dashboard_seed import PASSWORDS, USERS, seed_dashboard
 from tests.support.centre.process import CentreProcess
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
 # Screenshots land in the test's own folder; with SAVE_SCREENSHOTS=1 they refresh docs/dashboard/
 # (the README shows those), so an ordinary test run never leaves the work tree changed.
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "dashboard"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = [
     pytest.mark.slow,
