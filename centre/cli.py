@@ -1,5 +1,5 @@
 """The `centre` command: `centre serve | unit add/list/revoke | bundle load | migrate | report |
-supervision | callbacks | ledger | holidays | user`.
+supervision | callbacks | ledger | holidays | user | platform | staff set-pin`.
 
 Each subcommand lives in a module of centre/commands that registers its parser; adding one (for
 example `report`) means adding a module there and naming it in COMMAND_MODULES.
@@ -12,13 +12,14 @@ from typing import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from centre.commands import bundle, callbacks, ledger, migrate, report, serve, supervision, unit, user
+from centre.commands import bundle, callbacks, ledger, migrate, report, serve, staff, supervision, unit, user
 from centre.commands import platform as platform_commands
 from centre.commands.common import CommandError
 from centre.dates.months import MonthError
 from centre.storage.db import DatabaseUrlError
 
-COMMAND_MODULES = (serve, unit, bundle, migrate, report, supervision, callbacks, ledger, user, platform_commands)
+COMMAND_MODULES = (serve, unit, bundle, migrate, report, supervision, callbacks, ledger, user, platform_commands,
+                   staff)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import shlex
-import sys
 from datetime import datetime, timezone
 
-from centre.commands.common import CommandError, database_options, in_transaction
+from centre.commands.asking import Secret, read_secret
+from centre.commands.common import database_options, in_transaction
 from centre.dashboard.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError, add_user, list_users
 
 PASSWORD_RULE = f"a password is at least {MIN_PASSWORD_LENGTH} characters"
@@ -28,23 +27,11 @@ def register(subcommands) -> None:
 
 
 def read_password(from_stdin: bool, name: str, role: str) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        # getpass would fall back to reading standard input, and end in an EOFError traceback.
-        example = f"printf '%s\\n' \"$PASSWORD\" | centre user add {shlex.quote(name)} --role {role} --password-stdin"
-        raise CommandError("there is no terminal to ask for the password on; give it on standard input "
-                           f"with --password-stdin, e.g. {example} ({PASSWORD_RULE})")
-    print(f"password for {name}: {PASSWORD_RULE}", file=sys.stderr)
-    try:
-        first = getpass.getpass("password: ")
-        if len(first) < MIN_PASSWORD_LENGTH:
-            raise CommandError(f"that password is too short: {PASSWORD_RULE}")
-        if getpass.getpass("again: ") != first:
-            raise CommandError("the passwords differ")
-    except (EOFError, KeyboardInterrupt):
-        raise CommandError("no password given; nothing was added") from None
-    return first
+    example = f"printf '%s\\n' \"$PASSWORD\" | centre user add {shlex.quote(name)} --role {role} --password-stdin"
+    secret = Secret("password", PASSWORD_RULE, "--password-stdin", example,
+                    lambda typed: f"that password is too short: {PASSWORD_RULE}"
+                    if len(typed) < MIN_PASSWORD_LENGTH else None, "nothing was added")
+    return read_secret(secret, from_stdin=from_stdin, intro=f"password for {name}")
 
 
 def run_add(args: argparse.Namespace) -> int:

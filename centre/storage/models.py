@@ -393,3 +393,14 @@ class PlatformOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_json: Mapped[str | None] = mapped_column(Text)  # the body as last sent: the record of what went
+
+
+class StaffPin(Base):
+    """A staff member's PIN for the units' staff console, as the scrypt hash units verify
+    (protocol.pins; `centre staff set-pin`): never the PIN. Units get it in the bundle."""
+
+    __tablename__ = "staff_pins"
+
+    staff_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -133,6 +133,8 @@ class StaffMember(_BundlePart):
     # The centre fills this in from the photos it holds; a value sent in is ignored, so a bundle
     # fetched from the centre can be edited and put back as it is.
     photo: str | None = Field(default=None, exclude=True)
+    # Likewise the staff console's PIN hash: set with `centre staff set-pin`, never by a bundle file.
+    pin_hash: str | None = Field(default=None, exclude=True)
 
 
 class ServiceItem(_BundlePart):

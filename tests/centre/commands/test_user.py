@@ -61,12 +61,13 @@ def test_user_add_without_a_terminal_points_to_password_stdin(tmp_path):
 
 def on_a_terminal(db_url: str, *args: str, typed: list[str]) -> tuple[int, str]:
     """`centre ARGS` on a pseudo-terminal of its own (its controlling terminal, as getpass wants):
-    each line of `typed` is written once the output so far ends with a prompt."""
+    each line of `typed` is written once a new prompt has come since the last line (getpass flushes
+    what was typed before its prompt: the newline after a secret is no prompt)."""
     env = {k: v for k, v in os.environ.items() if k != "CENTRE_DB"}
     pid, fd = pty.fork()
     if pid == 0:  # the child: becomes the command
         os.execve(sys.executable, [sys.executable, "-m", "centre", *args, "--db", db_url], env)
-    seen, pending = b"", list(typed)
+    seen, since_typed, pending = b"", 0, list(typed)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ready, _, _ = wait_readable([fd], [], [], 1.0)
@@ -78,8 +79,9 @@ def on_a_terminal(db_url: str, *args: str, typed: list[str]) -> tuple[int, str]:
             if not chunk:
                 break
             seen += chunk
-            if pending and seen.rstrip().endswith(b":"):
+            if pending and seen[since_typed:].rstrip().endswith(b":"):
                 os.write(fd, pending.pop(0).encode() + b"\n")
+                since_typed = len(seen)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
