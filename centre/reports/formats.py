@@ -12,6 +12,7 @@ import io
 import json
 from typing import Any, Sequence
 
+from centre.reports.indicators import RATE_COLUMNS as INDICATOR_RATES
 from centre.reports.scoring import SCORING_RULES, MonthlyReport
 
 FORMATS = ("csv", "json", "xlsx")
@@ -28,12 +29,17 @@ CHINESE_HEADERS = {
     "level_3": "基本满意", "level_2": "不满意", "level_1": "非常不满意", "points": "评价积分",
     "rating_score": "评价得分（80）", "supervision_score": "监督得分（20）", "total": "总分",
     "rank": "排名", "star": "服务明星", "interview": "约谈",
+    # centre.reports.indicators: after the pinned columns.
+    "good_rate": "好评率", "unrated_rate": "未评率", "rectification_rate": "差评整改率",
+    "callback_rate": "回访率", "callback_satisfaction_rate": "回访满意率", "wait_avg_s": "平均等候（秒）",
+    "wait_within_target": "等候达标率", "handling_avg_s": "平均办理（秒）", "handling_within_target": "办理达标率",
 }
 RATE_HEADERS = {
     "participation": "参评率", "very_satisfied_rate": "非常满意率", "bad_rate": "差评率",
     "very_satisfied_rate_change": "非常满意率环比", "bad_rate_change": "差评率环比",
     "total_change": "总分环比",
 }
+HALL_HEADERS = {"wait_target_s": "等候目标（秒）", "handling_target_s": "办理目标（秒）"}
 CALLBACK_HEADERS = {
     "position": "序号", "transaction_id": "业务编号", "counter_id": "窗口", "staff_id": "工号",
     "ticket": "票号", "level": "评价", "wall_time": "办理时间", "result": "回访结果",
@@ -82,6 +88,7 @@ def report_document(report: MonthlyReport, callbacks: dict[str, Any] | None = No
         "rates": [{key_name: row.tally.key, **row.rates()} for row in report.rows],
         "stars": report.stars,
         "interviews": report.interviews,
+        "hall": report.hall_indicators,
         "scoring": SCORING_RULES,
         "callbacks": callbacks,
     }
@@ -145,6 +152,14 @@ def report_xlsx(report: MonthlyReport, callbacks: dict[str, Any] | None = None) 
     for column in sheet.iter_cols(min_col=len(report.column_names) + 1, min_row=2):
         for cell in column:
             cell.number_format = "0.00%"
+    for index, name in enumerate(report.column_names, start=1):
+        if name in INDICATOR_RATES:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = "0.00%"
+    if report.hall_indicators is not None:
+        hall = book.create_sheet("全厅指标")
+        _fill_sheet(hall, ["指标", "数值"], [[HALL_HEADERS.get(name, CHINESE_HEADERS.get(name, name)), value]
+                                          for name, value in report.hall_indicators.items()])
 
     rules = book.create_sheet("评分说明")
     _fill_sheet(rules, ["项目", "内容"], [

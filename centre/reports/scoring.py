@@ -116,6 +116,9 @@ class ReportRow:
     previous_total: Decimal | None = None
     previous_very_satisfied_rate: float | None = None
     previous_bad_rate: float | None = None
+    # Columns after the pinned ones (centre.reports.indicators), when the report was built from
+    # the database; empty for a report of bare rows.
+    indicators: dict[str, object] = field(default_factory=dict)
 
     @property
     def participation(self) -> float | None:
@@ -149,6 +152,7 @@ class ReportRow:
             "rank": self.rank,
             "star": STAR_LABEL if self.star else "",
             "interview": INTERVIEW_LABEL if self.interview else "",
+            **self.indicators,
         }
 
     def rates(self) -> dict[str, float | None]:
@@ -170,10 +174,16 @@ class MonthlyReport:
     by: str  # "counter" or "staff"
     time_zone: str
     rows: list[ReportRow]
+    indicator_columns: tuple[str, ...] = ()  # after the pinned columns, never between them
+    hall_indicators: dict[str, object] | None = None
+
+    @property
+    def pinned_columns(self) -> tuple[str, ...]:
+        return STAFF_COLUMNS if self.by == "staff" else COUNTER_COLUMNS
 
     @property
     def column_names(self) -> tuple[str, ...]:
-        return STAFF_COLUMNS if self.by == "staff" else COUNTER_COLUMNS
+        return self.pinned_columns + self.indicator_columns
 
     @property
     def stars(self) -> list[str]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from centre.dates.months import Month, centre_time_zone
 from centre.ledger.appeals import upheld_transaction_ids
 from centre.reports.callbacks import callback_list
+from centre.reports.indicators import attach_indicators
 from centre.reports.scoring import REPORT_EVENT_TYPES, ActivityRow, MonthlyReport, build_report
 from centre.reports.supervision import supervision_scores
 from centre.storage.models import CountedEvent
@@ -41,7 +42,9 @@ def monthly_report(session: Session, month: Month, by: str = "counter",
                             supervision=supervision_scores(session, which),
                             excluded_transactions=excluded, previous=previous, time_zone=zone.key)
 
-    return build(month, build(month.previous(), None))
+    report = build(month, build(month.previous(), None))
+    attach_indicators(session, report, month, zone, excluded)
+    return report
 
 
 def report_and_callbacks(session: Session, month: Month, by: str = "counter", zone_name: str | None = None

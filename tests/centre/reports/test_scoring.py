@@ -73,7 +73,7 @@ def test_three_windows_scored_by_hand(three_windows, capsys, tmp_path):
          "--by", "王科长")
 
     rows = list(csv.DictReader(io.StringIO(_cli(capsys, "report", "--db", db_url, "--month", "2026-11"))))
-    assert list(rows[0]) == list(COUNTER_COLUMNS)
+    assert list(rows[0])[:len(COUNTER_COLUMNS)] == list(COUNTER_COLUMNS)  # the pinned ones first (then indicators)
     by_window = {row["counter_id"]: row for row in rows}
     # Window 1: points 6 − 2 = 4 over 9 counted; quality (4/9 + 4)/5 = 8/9; busiest, so ×1.
     # rating 80 × 8/9 = 71.11; total 71.11 + 18 (the newer entry) = 89.11.
