@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from centre.dates.months import centre_time_zone
-from centre.public.position import LINE_EVENT_TYPES, HallEvent, Position, follow, text
+from centre.public.position import DONE, LINE_EVENT_TYPES, HallEvent, Position, follow, text
+from centre.public.rating import RatingState, Transaction, rating_state
 from centre.storage.models import CountedEvent, TicketRef, Unit
 from centre.units.ticket_refs import usable_ref
 from protocol.events import EventType
@@ -28,6 +29,8 @@ class TicketPage:
     today: bool                   # issued on the centre's today (else the page is history)
     hall_seen_at: datetime | None  # the host's last upload or heartbeat, centre's time zone
     stale: bool
+    transaction: Transaction | None = None   # the ticket's completed transaction, once there is one
+    rating: RatingState | None = None        # rating after the fact, where a transaction is known
 
 
 def ticket_page(session: Session, ref: str, now: datetime) -> TicketPage | None:
@@ -56,13 +59,18 @@ def ticket_page(session: Session, ref: str, now: datetime) -> TicketPage | None:
         .order_by(CountedEvent.seq)).all()
     issued = HallEvent.from_raw(issued_row.seq, issued_row.type, issued_row.raw_json)
     ticket = text(issued.data.get("ticket"))
-    completed_at = session.scalars(
-        select(CountedEvent.counter_id)
+    completed = [Transaction(*row) for row in session.execute(
+        select(CountedEvent.transaction_id, CountedEvent.counter_id, CountedEvent.staff_id,
+               CountedEvent.service_item, CountedEvent.wall_time_utc)
         .where(CountedEvent.type == EventType.TRANSACTION_COMPLETED,
                CountedEvent.wall_time_utc >= issued_row.wall_time_utc, CountedEvent.wall_time_utc < day_end,
-               CountedEvent.ticket == ticket)).all() if ticket else []
+               CountedEvent.ticket == ticket)
+        .order_by(CountedEvent.wall_time_utc)).all()] if ticket else []
     position = follow(issued, (HallEvent.from_raw(*row) for row in day_rows),
-                      [counter for counter in completed_at if counter])
+                      [done.counter_id for done in completed if done.counter_id])
+    transaction = next((done for done in completed if position.status == DONE and done.transaction_id
+                        and done.counter_id == position.counter), None)
     seen = session.scalar(select(Unit.last_seen).where(Unit.unit_id == found.unit_id))
     return TicketPage(position, issued_at, issued_at.date() == now.astimezone(zone).date(),
-                      seen.astimezone(zone) if seen else None, seen is None or now - seen > STALE_AFTER)
+                      seen.astimezone(zone) if seen else None, seen is None or now - seen > STALE_AFTER,
+                      transaction, rating_state(session, ref, transaction, now) if transaction else None)

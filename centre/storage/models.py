@@ -174,6 +174,32 @@ class TicketRef(Base):
     seq: Mapped[int] = mapped_column(BigInteger)   # the ticket.issued event's
 
 
+class QrRating(Base):
+    """A rating after the fact (扫码评价, channel `qr`; the keypad's are `keypad`) from the ticket's page; at
+    most one per ticket and per transaction. The window, staff member and service item are the
+    completed transaction's, for the reports; the page never shows them."""
+    __tablename__ = "qr_ratings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ref: Mapped[str] = mapped_column(ForeignKey("ticket_refs.ref"), unique=True)
+    transaction_id: Mapped[str] = mapped_column(Text, unique=True)
+    level: Mapped[int] = mapped_column(SmallInteger)
+    reasons_json: Mapped[str | None] = mapped_column(Text)   # [{"code", "label"}], once, after a 差评
+    counter_id: Mapped[str | None] = mapped_column(Text)
+    staff_id: Mapped[str | None] = mapped_column(Text)
+    service_item: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PublicSecret(Base):
+    """Keys of the public pages (the rating form's per-page tokens), made once and shared by every
+    server process on the database."""
+    __tablename__ = "public_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+
+
 # The events the centre counts. Every report, the ledger, the callback list and the dashboard's
 # figures select from this, never from Event, so what was set aside is left out of all of them
 # in the same way (an alias of a filtered select: the databases fold it into each query).

@@ -1,7 +1,7 @@
-"""End to end (issue 18, item 1), through real processes on 127.0.0.1: a sim unit provisioned to a
+"""End to end (issue 18, items 1 and 2), through real processes on 127.0.0.1: a sim unit provisioned to a
 real `centre serve` prints a ticket whose QR (decoded from the printer's bytes) is the centre's
 page of the ticket; a real Chromium on a 360×740 phone screen follows it through waiting, called
-and done. With SAVE_SCREENSHOTS=1 the screenshots refresh docs/phone/."""
+and done, then takes one rating (and a 差评's reason) and refuses a second. With SAVE_SCREENSHOTS=1 the screenshots refresh docs/phone/."""
 from __future__ import annotations
 
 import os
@@ -89,6 +89,20 @@ def test_a_printed_tickets_qr_opens_its_position_page_on_a_phone(tmp_path):
                     phone.reload()
                     assert phone.get_by_text("业务已办结").is_visible()
                     phone.screenshot(path=str(shots / "done.png"), full_page=True)
+
+                    # Not rated at the counter: the page takes one rating, and after a 差评 its reason.
+                    token = phone.locator("input[name=token]").get_attribute("value")
+                    phone.get_by_role("button", name="不满意", exact=True).click()
+                    phone.wait_for_url(qr)
+                    assert phone.get_by_text("请选择不满意的原因").is_visible()
+                    phone.screenshot(path=str(shots / "reasons.png"), full_page=True)
+                    phone.get_by_role("button", name="其他", exact=True).click()
+                    phone.wait_for_url(qr)
+                    assert phone.get_by_text("感谢您的评价：不满意").is_visible()
+                    assert phone.get_by_role("button").count() == 0
+                    # A second rating with the token of the form as first shown: refused.
+                    second = httpx.post(f"{qr}/rating", data={"token": token, "level": "5"}, timeout=10)
+                    assert second.status_code == 409 and "本次业务已评价" in second.text
                     assert outside == []
                 finally:
                     browser.close()
