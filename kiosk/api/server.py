@@ -25,6 +25,7 @@ from kiosk.app import KioskApp
 # package may be imported first.
 from kiosk.console import routes as console
 from kiosk.hall import routes as hall
+from kiosk.simpanel import routes as sim_panel
 from kiosk.refusals import Refused
 
 
@@ -63,6 +64,7 @@ def create_api(app: KioskApp, token_limit: BadTokenLimit | None = None) -> Starl
                  # (public here); it counts wrong PINs in `limit` (kiosk.console.routes).
                  *console.console_routes(app, limit, streams),
                  *hall.hall_routes(app),   # the hall display: public, nothing private, its own bounds
+                 *(sim_panel.sim_panel_routes(app) if app.sim else ()),   # the sim panel: --sim only
                  ApiRoute("GET", OPENAPI_PATH, openapi_document, "This document")]
     routes = [route.handled_by(guarded(route.endpoint, public=route.public)) for route in described]
 

@@ -168,6 +168,8 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         url = f"http://{shown_host}:{port}"
         # `kiosk status` finds the running unit here, even when --listen chose the port.
         background.append(asyncio.create_task(_announce_url(settings, url), name="api-url"))
+        if sim:   # first: the panel is what a person trying the simulator opens
+            announce(f"sim panel: {url}/sim/  (open it in a browser: the screen, the keys, the printer, the voice)")
         announce(f"kiosk API: {url}" + ("  (sim mode, token: sim)" if sim and settings.api.token == "sim"
                                         else ""))
         announce(f"state dir: {settings.state_dir}")

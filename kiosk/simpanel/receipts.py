@@ -15,7 +15,6 @@ import pygame
 import pygame.freetype
 import qrcode
 
-from drivers.display import encode_png
 from kiosk.screens.fonts import find_cjk_font
 from kiosk.tickets.layouts import DOTS_PER_LINE, HALF_WIDTH_DOTS, display_columns
 from kiosk.simpanel.escpos import Cut, Feed, Line, Printout, QrCode, Raster, decode
@@ -111,11 +110,6 @@ class ReceiptPainter:
             paper.blit(piece, (max(0, left), top))
             top += piece.get_height()
         return paper
-
-
-def slip_png(printout: Printout, paper_width_mm: int) -> bytes:
-    """One slip (or a whole job) as a PNG, at the paper's dot width."""
-    return encode_png(ReceiptPainter(DOTS_PER_LINE[paper_width_mm]).paint(printout))
 
 
 def render_png(job: bytes, paper_width_mm: int, target: Path, encoding: str = "gb18030") -> pygame.Surface:

@@ -38,8 +38,9 @@ def test_run_sim_with_no_config_starts_on_builtin_config():
     proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--sim"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=ENV)
     try:
-        first = proc.stdout.readline()
-        assert "kiosk API: http://127.0.0.1:8700" in first
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+        assert first.startswith("sim panel: http://127.0.0.1:8700/sim/")   # what a person opens first
+        assert "kiosk API: http://127.0.0.1:8700" in second
         import requests
 
         state = requests.get("http://127.0.0.1:8700/v1/state", headers={"Authorization": "Bearer sim"},
@@ -149,7 +150,7 @@ def test_run_sim_without_a_state_dir_removes_its_temporary_one_on_exit(tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**ENV, "TMPDIR": str(tmp)})
     try:
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        lines = [proc.stdout.readline(), proc.stdout.readline(), proc.stdout.readline()][1:]   # after the panel's
         assert "kiosk API: http://127.0.0.1:" in lines[0], lines
         made = sim_scratch_dirs(tmp)
         assert len(made) == 1 and lines[1].strip() == f"state dir: {tmp / made[0]}"

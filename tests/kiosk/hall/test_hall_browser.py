@@ -5,37 +5,21 @@ itself after it was killed and restarted. Screenshots at 1920×1080 and 1280×72
 SAVE_SCREENSHOTS=1)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.kiosk.hall.halls import free_port
 from tests.kiosk.hall.test_board import cache_bundle
+from tests.support.chromium import browser, needs_chromium, screenshots_dir  # noqa: F401  (browser: a fixture)
+from tests.support.paths import REPO
 from tests.support.sim_unit import SimUnit
 
-CHROMIUM = "/usr/bin/chromium"
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "hall"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is missing (apt-get install -y chromium)"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), needs_chromium]
 
 
-@pytest.fixture
-def browser(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+def new_page(browser, width: int, height: int):
+    # bypass_csp: Playwright's waits evaluate strings, which the page's own policy forbids.
+    return browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN",
+                            timezone_id="Asia/Shanghai", bypass_csp=True)
 
 
 def call(unit: SimUnit, counter: str) -> str:
@@ -49,8 +33,7 @@ def serving_rows(page) -> list[str]:
 
 
 def test_the_hall_page_shows_each_call_and_recovers_after_the_host_restarts(tmp_path, browser):
-    screenshots = DOCS_SCREENSHOTS if os.environ.get("SAVE_SCREENSHOTS") == "1" else tmp_path / "shots"
-    screenshots.mkdir(parents=True, exist_ok=True)
+    screenshots = screenshots_dir(REPO / "docs" / "hall", tmp_path)
     listen = f"127.0.0.1:{free_port()}"
     state = tmp_path / "host"
     cache_bundle(state, announcements=[{"text": "本周六上午正常办理提取业务，请携带身份证原件。"}])
@@ -61,9 +44,7 @@ def test_the_hall_page_shows_each_call_and_recovers_after_the_host_restarts(tmp_
         called = {counter: call(host, counter) for counter in ("2", "3", "5", "7", "12")}
 
         for width, height in ((1920, 1080), (1280, 720)):
-            # bypass_csp: Playwright's waits evaluate strings, which the page's policy forbids.
-            page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN",
-                                    timezone_id="Asia/Shanghai", bypass_csp=True)
+            page = new_page(browser, width, height)
             elsewhere: list[str] = []
             page.on("request", lambda request: request.url.startswith((host.url, "data:"))
                     or elsewhere.append(request.url))
