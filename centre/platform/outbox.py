@@ -166,9 +166,10 @@ def next_due(connection: Connection, config: PlatformConfig, zone: ZoneInfo, now
         reasons: list[Any] = []
         if head.kind == "rating":
             level = (event.get("data") or {}).get("level")
-            if level in BAD_LEVELS and now < head.created_at + timedelta(seconds=config.reason_wait_s):
-                return None
-            reasons = _pending_reasons(connection, head)
+            if level in BAD_LEVELS:  # only a 差评 has reasons
+                if now < head.created_at + timedelta(seconds=config.reason_wait_s):
+                    return None
+                reasons = _pending_reasons(connection, head)
         values = record_values(head, event, [code for _, code in reasons], zone, config)
         if head.kind in ("rectification", "callback"):
             values.update(_ledger_values(connection, head, zone))

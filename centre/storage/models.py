@@ -403,7 +403,8 @@ class PlatformOutbox(Base):
     platform de-duplicates on (the event_id). Sent in the order of `rated_at`, then `id`."""
 
     __tablename__ = "platform_outbox"
-    __table_args__ = (Index("ix_platform_outbox_status_order", "status", "rated_at", "id"),)
+    __table_args__ = (Index("ix_platform_outbox_status_order", "status", "rated_at", "id"),
+                      Index("ix_platform_outbox_transaction", "transaction_id", "kind"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(128), unique=True)
