@@ -6,6 +6,7 @@
 #   sudo ./deploy.sh --no-systemd    the same without enabling/starting (containers, chroots)
 #   sudo ./deploy.sh --uninstall     remove it all but the unit's state (/var/lib/kiosk) and user
 #   sudo ./deploy.sh --uninstall --purge   remove the state and the user too
+#   sudo ./deploy.sh --hall-display URL    a hall display instead: Chromium in kiosk mode on URL (the host's /hall/)
 #
 # Every step checks before it changes anything, so a second run changes nothing and says so.
 set -euo pipefail
@@ -30,6 +31,9 @@ readonly DEVICE_GROUPS=(gpio dialout lp video render input audio)
 # python3-venv: the venv; fonts-noto-cjk + fontconfig: the Chinese screens; espeak-ng: the voice
 # clips; libusb: python-escpos' USB printers; ALSA, DRM, GBM, EGL/GLES: what pygame's bundled SDL
 # loads at run time for sound and the KMS display; ca-certificates: HTTPS to PyPI and the centre.
+# The project's packages (pyproject.toml's packages.find): what pip installs, and what the source
+# hash covers.
+readonly PACKAGE_DIRS=(protocol kiosk drivers sync centre)
 readonly APT_PACKAGES=(python3 python3-venv fonts-noto-cjk fontconfig espeak-ng libusb-1.0-0
                        libasound2 libdrm2 libgbm1 libegl1 libgles2 ca-certificates)
 
@@ -49,7 +53,7 @@ die() { printf '%s\n' "deploy: error: $*" >&2; exit 1; }
 trap 'die "step failed at line $LINENO (exit $?): $BASH_COMMAND"' ERR
 
 usage() {
-    sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 parse_args() {
@@ -57,6 +61,7 @@ parse_args() {
         case $1 in
             --no-systemd) use_systemd=0 ;;
             --uninstall) mode=uninstall ;;
+            --hall-display) mode=hall-display; hall_url=${2:-}; shift $(($# > 1)) ;;
             --purge) purge=1 ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown option: $1" ;;
@@ -88,7 +93,7 @@ check_host() {
 
 check_source_tree() {
     local needed
-    for needed in pyproject.toml README.md kiosk drivers sync centre config/counter.toml systemd/kiosk.service; do
+    for needed in pyproject.toml README.md protocol kiosk drivers sync centre config/counter.toml systemd/kiosk.service; do
         [ -e "$SOURCE_DIR/$needed" ] || die "$SOURCE_DIR/$needed is missing: run deploy.sh from a complete source tree"
     done
 }
@@ -164,7 +169,7 @@ ensure_state_dir() {
 
 # sha256 over every file pip would install from, so an unchanged tree is not reinstalled.
 source_hash() {
-    (cd "$SOURCE_DIR" && find pyproject.toml requirements.lock README.md kiosk drivers sync centre -type f \
+    (cd "$SOURCE_DIR" && find pyproject.toml requirements.lock README.md "${PACKAGE_DIRS[@]}" -type f \
         ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
         | sha256sum | cut -d' ' -f1
 }
@@ -184,7 +189,7 @@ ensure_venv() {
     local build
     build=$(mktemp -d)
     (cd "$SOURCE_DIR" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - \
-        pyproject.toml README.md kiosk drivers sync centre) | tar -C "$build" -xf -
+        pyproject.toml README.md "${PACKAGE_DIRS[@]}") | tar -C "$build" -xf -
     say "venv: installing counter-kiosk into $VENV (pip; this takes a while the first time)"
     # The lock as constraints: the unit runs the library versions CI tested, not whatever is newest.
     if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-warn-script-location \
@@ -253,15 +258,41 @@ EOF
 }
 
 ensure_voice_clips() {
-    local output
+    local output runtime_dir status=0
+    # espeak-ng loads libpulse, which makes a runtime dir under $XDG_RUNTIME_DIR; without one it
+    # leaves ~/.config/pulse/<machine-id>-runtime in the state dir, a link into /tmp that dangles
+    # from then on. A throwaway one here (the service has /run/kiosk).
+    runtime_dir=$(mktemp -d)
+    chown "$APP_USER:$APP_USER" "$runtime_dir"
     # As the service's user and with its umask (kiosk.service: UMask=0077), so the clips are the
     # unit's own files exactly as if the service had rendered them.
-    output=$(umask 0077 && runuser -u "$APP_USER" -- "$VENV/bin/python" -m kiosk.voice --out "$STATE_DIR/voice" 2>&1) \
-        || die "voice clips could not be rendered: $output"
+    output=$(umask 0077 && runuser -u "$APP_USER" -- env XDG_RUNTIME_DIR="$runtime_dir" \
+        "$VENV/bin/python" -m kiosk.voice --out "$STATE_DIR/voice" 2>&1) || status=$?
+    rm -rf "$runtime_dir"
+    [ "$status" -eq 0 ] || die "voice clips could not be rendered: $output"
     case $output in
         "0 clips rendered"*) say "voice clips: all up to date in $STATE_DIR/voice" ;;
         *) changed "voice clips: $output" ;;
     esac
+    remove_pulse_litter
+}
+
+# What earlier versions of this script left: libpulse's runtime links (dangling once /tmp was
+# cleared) and the folders made only to hold them.
+remove_pulse_litter() {
+    local link folder
+    for link in "$STATE_DIR"/.config/pulse/*-runtime; do
+        if [ -L "$link" ] && [ ! -e "$link" ]; then
+            rm -f "$link"
+            changed "removed $link (a dangling link libpulse left)"
+        fi
+    done
+    for folder in "$STATE_DIR/.config/pulse" "$STATE_DIR/.config"; do
+        if [ -d "$folder" ] && [ -z "$(ls -A "$folder")" ]; then
+            rmdir "$folder"
+            changed "removed $folder (empty)"
+        fi
+    done
 }
 
 ensure_systemd_units() {
@@ -315,6 +346,7 @@ remove_path() {
 }
 
 uninstall_all() {
+    uninstall_hall_display
     if [ "$use_systemd" -eq 1 ] && [ -f "$UNIT_FILE" ]; then
         systemctl disable --now --quiet kiosk.service || die "could not stop kiosk.service"
         changed "kiosk.service stopped and disabled"
@@ -359,11 +391,142 @@ uninstall_all() {
     fi
 }
 
+# --- a hall display (--hall-display URL) -----------------------------------------------------
+# A Pi whose screen is the waiting room's TV: Chromium in kiosk mode on the queue host's /hall/,
+# started by systemd (systemd/hall-display.service), the screen never blanked. It runs no kiosk.
+
+readonly HALL_USER=hall-display
+readonly HALL_UNIT_FILE=/etc/systemd/system/hall-display.service
+readonly HALL_PAM_FILE=/etc/pam.d/hall-display
+readonly HALL_ENV_FILE=/etc/default/hall-display
+# cage: a Wayland compositor that shows one program full screen, nothing else; libpam-systemd:
+# the session logind gives the screen and keys to; the Chinese fonts for the page; curl: the
+# display waits for the host's page before it opens it. The browser is chromium (Debian; Raspberry
+# Pi OS since 2024) or chromium-browser (Raspberry Pi OS before).
+readonly HALL_APT_PACKAGES=(cage libpam-systemd fonts-noto-cjk fontconfig curl ca-certificates)
+hall_url=
+
+# The page to show: the URL as given, or the host's /hall/ when only the host was given. Only
+# the characters a URL needs, so it goes into the environment file and the unit as it is.
+hall_display_url() {
+    local url=$1 form='^https?://[][A-Za-z0-9.:-]+(/[A-Za-z0-9._~:/?#@!&*+,;=-]*)?$'
+    [[ $url =~ $form ]] \
+        || die "--hall-display needs the hall page's URL, e.g. http://192.168.1.20:8700/hall/ (got: ${url:-nothing})"
+    case $url in
+        http://*/*|https://*/*) [ "${url#*://*/}" != "" ] || url=${url}hall/ ;;
+        *) url=$url/hall/ ;;
+    esac
+    printf '%s\n' "$url"
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
+
+ensure_hall_packages() {
+    local missing=() package
+    for package in "${HALL_APT_PACKAGES[@]}"; do
+        installed "$package" || missing+=("$package")
+    done
+    installed chromium || installed chromium-browser || missing+=(chromium)
+    if [ "${#missing[@]}" -eq 0 ]; then
+        say "apt packages: all present"
+        return
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || die "apt-get update failed: check the network and /etc/apt/sources.list*"
+    if [[ " ${missing[*]} " == *" chromium "* ]] && ! apt-cache show chromium >/dev/null 2>&1; then
+        missing=("${missing[@]/#chromium/chromium-browser}")
+    fi
+    say "apt packages: installing ${missing[*]} (the browser is large; this takes a while)"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed (see apt's messages above)"
+    changed "apt packages: installed ${missing[*]}"
+}
+
+ensure_hall_user() {
+    local groups=() group
+    for group in video render input; do
+        getent group "$group" >/dev/null && groups+=("$group")
+    done
+    local options=(--system --user-group --home-dir /run/hall-display --no-create-home --shell /usr/sbin/nologin
+                   --comment "hall display")
+    [ "${#groups[@]}" -eq 0 ] || options+=(--groups "$(IFS=,; echo "${groups[*]}")")
+    if ! id "$HALL_USER" >/dev/null 2>&1; then
+        useradd "${options[@]}" "$HALL_USER" || die "cannot create user $HALL_USER"
+        changed "user $HALL_USER created"
+    fi
+}
+
+install_hall_display() {
+    local url browser staged restart=0
+    url=$(hall_display_url "$hall_url")
+    if [ -f "$UNIT_FILE" ]; then
+        die "this Pi runs kiosk.service, which draws on the screen itself; a hall display is a Pi of its own (or the TV's own browser on $url)"
+    fi
+    for staged in systemd/hall-display.service systemd/hall-display.pam; do
+        [ -e "$SOURCE_DIR/$staged" ] || die "$SOURCE_DIR/$staged is missing: run deploy.sh from a complete source tree"
+    done
+    ensure_hall_packages
+    ensure_hall_user
+    browser=$(command -v chromium || command -v chromium-browser) || die "chromium is not installed"
+    staged=$(mktemp)
+    printf '# Written by deploy.sh --hall-display: the page this display shows, and its browser.\nHALL_URL=%s\nCHROMIUM=%s\n' \
+        "$url" "$browser" >"$staged"
+    if install_file "$staged" "$HALL_ENV_FILE" 0644; then
+        restart=1
+        changed "$HALL_ENV_FILE: shows $url"
+    fi
+    rm -f "$staged"
+    if install_file "$SOURCE_DIR/systemd/hall-display.pam" "$HALL_PAM_FILE" 0644; then
+        changed "PAM session $HALL_PAM_FILE installed"
+    fi
+    if install_file "$SOURCE_DIR/systemd/hall-display.service" "$HALL_UNIT_FILE" 0644; then
+        restart=1
+        changed "systemd unit $HALL_UNIT_FILE installed"
+        [ "$use_systemd" -eq 0 ] || systemctl daemon-reload
+    fi
+    if [ "$use_systemd" -eq 0 ]; then
+        say "systemd: --no-systemd, hall-display.service neither enabled nor started"
+    else
+        if ! systemctl is-enabled --quiet hall-display.service; then
+            systemctl enable --quiet hall-display.service
+            changed "hall-display.service enabled (it replaces the text login on tty1)"
+        fi
+        if ! systemctl is-active --quiet hall-display.service; then
+            systemctl start hall-display.service || die "hall-display.service did not start: journalctl -u hall-display -n 50"
+            changed "hall-display.service started"
+        elif [ "$restart" -eq 1 ]; then
+            systemctl restart hall-display.service || die "hall-display.service did not restart: journalctl -u hall-display -n 50"
+            changed "hall-display.service restarted"
+        fi
+    fi
+    if [ "$changes" -eq 0 ]; then
+        say "nothing to change: this hall display already shows $url"
+    else
+        say "done: $changes change(s). The screen shows $url once the host answers (journalctl -u hall-display -f)"
+    fi
+}
+
+uninstall_hall_display() {
+    if [ "$use_systemd" -eq 1 ] && [ -f "$HALL_UNIT_FILE" ]; then
+        systemctl disable --now --quiet hall-display.service || die "could not stop hall-display.service"
+        changed "hall-display.service stopped and disabled"
+    fi
+    remove_path "$HALL_UNIT_FILE"
+    remove_path "$HALL_PAM_FILE"
+    remove_path "$HALL_ENV_FILE"
+    if [ "$purge" -eq 1 ] && id "$HALL_USER" >/dev/null 2>&1; then
+        userdel "$HALL_USER" || die "cannot remove user $HALL_USER"
+        changed "user $HALL_USER removed"
+    fi
+}
+
 main() {
     parse_args "$@"
     check_host
     if [ "$mode" = uninstall ]; then
         uninstall_all
+    elif [ "$mode" = hall-display ]; then
+        install_hall_display
     else
         install_all
     fi

@@ -14,19 +14,28 @@ from pathlib import Path
 
 from kiosk.config import ConfigError, Settings, builtin_sim_settings, load_settings, with_overrides
 from kiosk.identity import with_provisioned_identity
+from kiosk.journald import syslog_priority, writes_to_journal
 from kiosk.paths import state_dir_problem
 
 DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.toml")
 
 
 class KeyValueFormatter(logging.Formatter):
-    """One structured line per record on stdout: journald keeps it, grep and jq-less tools read it."""
+    """One structured line per record on stdout: journald keeps it, grep and jq-less tools read it.
+    With `priority_prefix` (stdout is the journal's stream) each line starts with its syslog
+    priority, `<4>` for a warning, which journald stores as the entry's PRIORITY."""
+
+    def __init__(self, priority_prefix: bool = False) -> None:
+        super().__init__()
+        self.priority_prefix = priority_prefix
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage().replace("\n", " | ")
         line = f"level={record.levelname.lower()} logger={record.name} msg={json.dumps(message, ensure_ascii=False)}"
         if record.exc_info:
             line += " exc=" + json.dumps(self.formatException(record.exc_info).replace("\n", " | "))
+        if self.priority_prefix:
+            line = f"<{syslog_priority(record.levelno)}>{line}"
         return line
 
 
@@ -42,7 +51,7 @@ def skip_optional_imports() -> None:
 
 def setup_logging(verbose: bool = False) -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(KeyValueFormatter())
+    handler.setFormatter(KeyValueFormatter(priority_prefix=writes_to_journal(sys.stdout)))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
 
 

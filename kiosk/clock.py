@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import functools
 import time
 import uuid
@@ -71,18 +72,26 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
+def kernel_clock_state() -> int | str:
+    """The kernel's clock state as adjtimex(modes=0) reads it: TIME_OK (0) … TIME_ERROR (5, not
+    synchronised); or, when it cannot be read, why: the errno's name (EPERM from a seccomp filter
+    that lacks clock_adjtime, which glibc's adjtimex() calls) or "no-libc"."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "adjtimex"):
+        return "no-libc"
+    # struct timex is about 208 bytes; its first field `modes` = 0 means "read only".
+    buffer = ctypes.create_string_buffer(512)
+    state = libc.adjtimex(buffer)
+    if state < 0:
+        number = ctypes.get_errno()
+        return errno.errorcode.get(number, str(number))
+    return state
+
+
 def kernel_clock_synced() -> bool:
     """Ask the kernel (adjtimex, read-only) whether NTP has synchronised the clock."""
-    libc = _libc()
-    if libc is None:
-        return False
-    try:
-        # struct timex is about 208 bytes; its first field `modes` = 0 means "read only".
-        buffer = ctypes.create_string_buffer(512)
-        state = libc.adjtimex(buffer)
-    except AttributeError:
-        return False
-    return 0 <= state != _TIME_ERROR
+    state = kernel_clock_state()
+    return isinstance(state, int) and state != _TIME_ERROR
 
 
 class SystemClock:

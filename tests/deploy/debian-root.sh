@@ -4,12 +4,14 @@
 # so the test needs no network access beyond the package mirror.
 #
 #   tests/deploy/debian-root.sh            -> /var/cache/kiosk-deploy-test/bookworm-amd64.tar
+#   DEBIAN_ROOT_ARCH=arm64 tests/deploy/debian-root.sh   -> …/bookworm-arm64.tar (a foreign root:
+#       needs qemu-user-static and binfmt_misc with qemu-aarch64 registered, flag F)
 #   KIOSK_DEPLOY_CACHE=DIR overrides the cache folder; REBUILD=1 rebuilds the tarball.
 set -euo pipefail
 
 cache_dir=${KIOSK_DEPLOY_CACHE:-/var/cache/kiosk-deploy-test}
 suite=bookworm
-arch=$(dpkg --print-architecture)
+arch=${DEBIAN_ROOT_ARCH:-$(dpkg --print-architecture)}
 tarball="$cache_dir/$suite-$arch.tar"
 
 die() { echo "debian-root: $*" >&2; exit 1; }

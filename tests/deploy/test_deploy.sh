@@ -10,18 +10,8 @@
 # ${KIOSK_DEPLOY_CACHE:-/var/cache/kiosk-deploy-test} between runs. Prints how long each phase took.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source_dir=$(cd "$here/../.." && pwd)
-cache_dir=${KIOSK_DEPLOY_CACHE:-/var/cache/kiosk-deploy-test}
-export KIOSK_DEPLOY_CACHE=$cache_dir
-src_in_root=/usr/local/src/counter-kiosk
-
-failures=0
-phase_started=$SECONDS
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-pass() { echo "ok:   $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-phase() { echo "== $* (after $((SECONDS - phase_started)) s)"; }
+# shellcheck source=tests/deploy/root.sh
+. "$(dirname "${BASH_SOURCE[0]}")/root.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "test_deploy: run as root (chroot, mounts)" >&2; exit 2; }
 command -v shellcheck >/dev/null || { echo "test_deploy: shellcheck is missing (apt-get install shellcheck)" >&2; exit 2; }
@@ -30,55 +20,8 @@ phase "shellcheck deploy.sh"
 check "deploy.sh passes shellcheck" shellcheck "$source_dir/deploy.sh"
 
 phase "Debian 12 root"
-tarball=$("$here/debian-root.sh")
-root=$(mktemp -d /var/tmp/kiosk-deploy-root.XXXXXX)
-mounts=()
-
-cleanup() {
-    local index
-    for ((index = ${#mounts[@]} - 1; index >= 0; index--)); do
-        umount -l "${mounts[index]}" 2>/dev/null || true
-    done
-    # Never delete through a mount that is still there: /dev and the caches are the host's.
-    if findmnt -rn -o TARGET | grep -q "^$root"; then
-        echo "test_deploy: mounts remain under $root; not deleting it" >&2
-    else
-        rm -rf "$root"
-    fi
-}
-trap cleanup EXIT
-
-tar -C "$root" -xf "$tarball"
-bind() {  # bind SOURCE TARGET_IN_ROOT
-    mkdir -p "$root$2"
-    mount --bind "$1" "$root$2"
-    mounts+=("$root$2")
-}
-mount -t proc proc "$root/proc"; mounts+=("$root/proc")
-mount -t sysfs sysfs "$root/sys"; mounts+=("$root/sys")
-bind /dev /dev
-bind /dev/pts /dev/pts
-mkdir -p "$cache_dir/apt-archives/partial" "$cache_dir/pip"
-bind "$cache_dir/apt-archives" /var/cache/apt/archives
-bind "$cache_dir/pip" /root/.cache/pip
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-# As in any chroot: packages must not try to start services.
-printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-chmod 0755 "$root/usr/sbin/policy-rc.d"
-mkdir -p "$root$src_in_root"
-(cd "$source_dir" && tar --exclude=.git --exclude=.venv --exclude=__pycache__ --exclude='*.egg-info' \
-    --exclude=.pytest_cache -cf - .) | tar -C "$root$src_in_root" -xf -
-
-# Where this machine reaches PyPI through a proxy with its own CA, pip in the root must trust the
-# same bundle the host's pip trusts; deploy.sh itself needs nothing of the kind on a unit.
-pip_env=()
-host_ca=${PIP_CERT:-${SSL_CERT_FILE:-}}
-if [ -n "$host_ca" ] && [ -f "$host_ca" ]; then
-    cp "$host_ca" "$root/etc/host-ca-bundle.crt"
-    pip_env=(PIP_CERT=/etc/host-ca-bundle.crt)
-fi
-in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 "${pip_env[@]}" "$@"; }
+trap remove_root EXIT
+make_root "$(dpkg --print-architecture)" kiosk-deploy-root
 
 phase "deploy.sh --no-systemd (first run)"
 first_started=$SECONDS
@@ -119,6 +62,11 @@ check "--no-systemd: kiosk.service not enabled" test ! -e "$root/etc/systemd/sys
 check "config has a fresh API token, not the example's" fresh_token "$root/etc/kiosk/kiosk.toml"
 check "udev rule matches printer class 07" grep -q 'ID_USB_INTERFACES}=="\*:07????:\*", OWNER="kiosk"' "$root/etc/udev/rules.d/70-kiosk-printer.rules"
 check "no build litter in the source tree" not build_litter "$root$src_in_root"
+# espeak-ng's libpulse, run without XDG_RUNTIME_DIR, made ~/.config/pulse/<machine-id>-runtime: a
+# link into /tmp, dangling once /tmp is cleared.
+pulse_links() { compgen -G "$root/var/lib/kiosk/.config/pulse/*-runtime" || true; }
+check "voice rendering left no .config/pulse/*-runtime link in the state dir ($(pulse_links))" test -z "$(pulse_links)"
+check "nothing else in the state dir is a dangling link" test -z "$(in_root find /var/lib/kiosk -xtype l)"
 locked_requests=$(grep '^requests==' "$source_dir/requirements.lock")
 installed_requests=$(in_root /opt/kiosk/bin/python -c 'import importlib.metadata as m; print("requests==" + m.version("requests"))')
 check "the unit's venv has the locked versions ($installed_requests, lock $locked_requests)" \
@@ -142,6 +90,14 @@ cat "$root/deploy-2.log"
 check "second run says nothing changed" grep -q "nothing to change" "$root/deploy-2.log"
 check "second run changed nothing" not grep -q "changed:" "$root/deploy-2.log"
 check "first run reported its changes" grep -q "changed: user kiosk created" "$root/deploy-1.log"
+
+phase "deploy.sh --no-systemd over what earlier versions left (libpulse's dangling link)"
+in_root runuser -u kiosk -- sh -c 'mkdir -p /var/lib/kiosk/.config/pulse && ln -s /tmp/pulse-gone /var/lib/kiosk/.config/pulse/0123abcd-runtime'
+in_root "$src_in_root/deploy.sh" --no-systemd >"$root/deploy-litter.log" 2>&1 || fail "deploy.sh over the old litter failed"
+cat "$root/deploy-litter.log"
+check "the dangling link is removed, and deploy.sh says so" \
+    grep -q "changed: removed /var/lib/kiosk/.config/pulse/0123abcd-runtime" "$root/deploy-litter.log"
+check "so are the folders made only to hold it" test ! -e "$root/var/lib/kiosk/.config"
 
 phase "failures are clear: an unknown option"
 if in_root "$src_in_root/deploy.sh" --bogus >"$root/deploy-bad.log" 2>&1; then
