@@ -9,7 +9,6 @@ import resource
 import select
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,8 @@ from kiosk.api.bodies import BODY_TIMEOUT_S
 from kiosk.api.token_limit import MAX_FAILURES, WINDOW_S, BadTokenLimit
 from kiosk.service.http_limits import HEAD_TIMEOUT_S, MAX_CONNECTIONS_PER_CLIENT
 from tests.fault.results import record
+from tests.support.raw_http import (memory_kb, read_answer, request_head, send_chunked_until_answered,
+                                     send_head_only)
 from tests.support.sim_unit import SimUnit
 from tests.support.unit_app import UnitApp
 
@@ -68,59 +69,17 @@ def test_json_built_to_break_the_parser_is_a_400_never_a_500(unit, request):
 
 # --- bodies over the limit, against a real process (its memory is what is at stake) ----------
 
-CHUNK = 64 * 1024
 HOSTILE_BODY_MB = 100          # the attack of the issue was 600 MB; 100 is plenty to show it
 RSS_GROWTH_LIMIT_KB = 5 * 1024
 
 
-def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS (now) and VmHWM (the peak so far) of a process, in kB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
-    return fields
-
-
-def request_head(path: str, token: str, extra: str) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\n{extra}\r\n").encode("ascii")
-
-
-def read_answer(sock: socket.socket) -> bytes:
-    data = b""
-    sock.settimeout(10)
-    try:
-        while b"\r\n\r\n" not in data:
-            piece = sock.recv(65536)
-            if not piece:
-                break
-            data += piece
-    except (ConnectionResetError, socket.timeout):
-        pass
-    return data
-
-
-def send_chunked_until_answered(url: str, token: str, total_bytes: int) -> tuple[bytes, int]:
-    """A chunked body of up to total_bytes, sent until the unit answers; (answer, bytes sent)."""
+def unit_address(url: str) -> tuple[str, int]:
     host, port = url.removeprefix("http://").split(":")
-    sent = 0
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(request_head("/v1/staff/sign-in", token, "Transfer-Encoding: chunked\r\n"))
-        chunk = f"{CHUNK:x}\r\n".encode() + b" " * CHUNK + b"\r\n"
-        while sent < total_bytes:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if readable:
-                break
-            try:
-                sock.sendall(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += CHUNK
-        else:
-            sock.sendall(b"0\r\n\r\n")
-        return read_answer(sock), sent
+    return host, int(port)
+
+
+def sign_in_headers(token: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **extra}
 
 
 @pytest.mark.slow
@@ -130,13 +89,13 @@ def test_a_body_over_the_limit_is_refused_without_being_read_whole(tmp_path, req
     try:
         assert unit.post("/v1/staff/sign-in", {"staff_id": "1001"}).status_code == 200  # warm
         before = memory_kb(unit.proc.pid)
-        answer, sent = send_chunked_until_answered(unit.url, unit.token, HOSTILE_BODY_MB * 1024 * 1024)
+        chunked = send_chunked_until_answered(unit_address(unit.url), "POST", "/v1/staff/sign-in",
+                                              sign_in_headers(unit.token), HOSTILE_BODY_MB * 1024 * 1024)
+        answer, sent = chunked.answer, chunked.body_bytes
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         # A declared length over the limit is refused at once, before a byte of the body.
-        host, port = unit.url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(request_head("/v1/staff/sign-in", unit.token, f"Content-Length: {10**9}\r\n"))
-            declared = read_answer(sock)
+        declared = send_head_only(unit_address(unit.url), "POST", "/v1/staff/sign-in",
+                                  sign_in_headers(unit.token, **{"Content-Length": str(10**9)}))
         assert declared.startswith(b"HTTP/1.1 413"), declared[:200]
         after = memory_kb(unit.proc.pid)
         grown = {name: after[name] - before[name] for name in after}
@@ -298,7 +257,8 @@ def test_a_body_trickled_a_byte_at_a_time_is_answered_408(tmp_path, request):
         host, port = unit.url.removeprefix("http://").split(":")
         started = time.monotonic()
         with socket.create_connection((host, int(port)), timeout=5) as sock:
-            sock.sendall(request_head("/v1/staff/sign-in", unit.token, "Content-Length: 1000\r\n"))
+            head = request_head("POST", "/v1/staff/sign-in", sign_in_headers(unit.token, **{"Content-Length": "1000"}))
+            sock.sendall(head)
             answer = b""
             for _ in range(int(BODY_TIMEOUT_S) + 10):
                 try:

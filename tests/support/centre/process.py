@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +56,8 @@ class CentreProcess:
         self.verify = verify
         self.cwd = cwd
         self.proc: subprocess.Popen | None = None
+        self._lines: list[str] = []
+        self._reader: threading.Thread | None = None
 
     def __enter__(self) -> "CentreProcess":
         admin = {"CENTRE_ADMIN_TOKEN": self.admin_token} if self.admin_token else {}
@@ -62,10 +65,14 @@ class CentreProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "centre", "serve", "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
             env=env, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Read what it prints as it prints it: a pipe nobody reads fills (64 KiB, a few hundred
+        # access-log lines) and then blocks the server in the middle of a test.
+        self._reader = threading.Thread(target=lambda: self._lines.extend(self.proc.stdout), daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"centre serve exited {self.proc.returncode}: {self.proc.stdout.read()}")
+                raise RuntimeError(f"centre serve exited {self.proc.returncode}: {self.output()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1.0, verify=self.verify).status_code == 200:
                     return self
@@ -88,4 +95,8 @@ class CentreProcess:
 
     def output(self) -> str:
         """Everything the process printed (only once it has stopped)."""
-        return self.proc.stdout.read() if self.proc and self.proc.poll() is not None else ""
+        if self.proc is None or self.proc.poll() is None:
+            return ""
+        if self._reader is not None:
+            self._reader.join(STOP_TIMEOUT_S)
+        return "".join(self._lines)
