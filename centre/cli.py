@@ -13,13 +13,14 @@ from typing import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from centre.commands import bundle, callbacks, ledger, migrate, report, serve, staff, supervision, unit, user
+from centre.commands import complaint
 from centre.commands import platform as platform_commands
 from centre.commands.common import CommandError
 from centre.dates.months import MonthError
 from centre.storage.db import DatabaseUrlError
 
 COMMAND_MODULES = (serve, unit, bundle, migrate, report, supervision, callbacks, ledger, user, platform_commands,
-                   staff)
+                   staff, complaint)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -431,3 +431,50 @@ class StaffPin(Base):
     staff_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     pin_hash: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Complaint(Base):
+    """A complaint (投诉) in the register (centre.complaints.register). Never deleted; every change
+    is also a ComplaintAction. `kind`: major (重大), general (一般) or invalid (无效: kept, never
+    counted against staff); `deadline_days` working days to reply (none for an invalid one)."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # 12329, letter, visit, web
+    kind: Mapped[str] = mapped_column(String(16))
+    invalid_reason: Mapped[str | None] = mapped_column(String(16))  # malicious, untrue, unfounded
+    deadline_days: Mapped[int | None] = mapped_column(SmallInteger)
+    summary: Mapped[str] = mapped_column(Text)
+    complainant: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    department: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(Text)
+    first_handler: Mapped[str | None] = mapped_column(Text)  # 首办责任人
+    counter_id: Mapped[str | None] = mapped_column(Text)
+    staff_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open, replied, closed
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_by: Mapped[str | None] = mapped_column(String(64))
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_note: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))  # satisfied, basic, unsatisfied
+    callback_by: Mapped[str | None] = mapped_column(String(64))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ComplaintAction(Base):
+    """The complaints register's audit trail: who did what to which complaint, and when."""
+
+    __tablename__ = "complaint_actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)

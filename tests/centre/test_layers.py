@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.test_import_graph import import_graph
 
-LAYERS = ("storage", "web", "dates", "platform", "units", "ledger", "reports", "api", "dashboard", "public", "app",
+LAYERS = ("storage", "web", "dates", "platform", "units", "ledger", "complaints", "reports", "api", "dashboard", "public", "app",
           "commands", "cli", "__main__")
 
 

@@ -1,0 +1,1 @@
+"""The complaints register (投诉): register.py."""
