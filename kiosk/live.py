@@ -9,6 +9,7 @@ import asyncio
 class ChangeFeed:
     def __init__(self) -> None:
         self.version = 0
+        self.closed = False      # the unit is stopping: every live page's stream ends
         self._moved = asyncio.Event()
 
     def bump(self) -> None:
@@ -16,6 +17,12 @@ class ChangeFeed:
         self.version += 1
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
+
+    def close(self) -> None:
+        """No more changes: the unit is stopping. Its HTTP server waits for every answer to end
+        before it stops, and a live page's stream would otherwise never end."""
+        self.closed = True
+        self.bump()
 
     async def wait_past(self, version: int, timeout_s: float) -> int:
         """The version once it is past `version`, or the current one after `timeout_s`."""

@@ -47,8 +47,8 @@ def event_stream(request: Request, feed: ChangeFeed, snapshot: Callable[[], dict
             version = -1
             while True:
                 version = await feed.wait_past(version, HEARTBEAT_S)
-                if await request.is_disconnected():
-                    return
+                if feed.closed or await request.is_disconnected():
+                    return   # the unit is stopping (the page reconnects to the next one), or the page left
                 text = json.dumps(snapshot(), ensure_ascii=False, separators=(",", ":"))
                 if text != sent:
                     sent, sent_at = text, loop.time()

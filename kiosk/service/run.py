@@ -182,6 +182,7 @@ async def serve(settings: Settings, *, sim: bool, announce=print) -> int:
         stop_waiter.cancel()
     finally:
         notifier.notify("STOPPING=1")
+        app.changes.close()   # the live pages' streams end, so the server's stop is not held by them
         server.should_exit = True
         with contextlib.suppress(Exception):
             await server_task
