@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
 
+from protocol.pins import PinHashError, parse_pin_hash
 from sync.bundle import BundleCache, CurrentBundle
 from sync.provision import Provisioning, ProvisioningBroken, load_provisioning
 from sync.settings import SyncSettings
@@ -37,13 +38,22 @@ def unit_uploader(store: EventStore, provisioning: Provisioning, settings: SyncS
 
 def bundle_staff(bundle: CurrentBundle) -> list[StaffMember]:
     """The bundle's roster in the config's own type (photo = the local file), so the app can use
-    either; a member the config would refuse is left out and logged."""
+    either; a member the config would refuse is left out and logged. A PIN hash this unit cannot
+    use (a newer centre's stronger parameters) is left out alone: the member stays on the roster,
+    signs in by the API, the staff keys or a card, not on the console."""
     members = []
     for member in bundle.data.staff:
+        pin_hash = member.pin_hash
+        try:
+            if pin_hash is not None:
+                parse_pin_hash(pin_hash)
+        except PinHashError as error:
+            log.warning("bundle staff %r: PIN hash not used (%s)", member.staff_id, error)
+            pin_hash = None
         try:
             members.append(StaffMember(staff_id=member.staff_id, name=member.name, title=member.title,
                                        duties=member.duties, photo=bundle.photo_path(member.staff_id),
-                                       pin_hash=member.pin_hash))
+                                       pin_hash=pin_hash))
         except ValidationError as error:
             log.warning("bundle staff %r skipped: %s", member.staff_id, error.errors()[0]["msg"])
     return members

@@ -39,3 +39,14 @@ def test_what_the_config_would_refuse_is_left_out(tmp_path: Path):
     bundle = bundle_in(tmp_path / "photos", raw)
     assert [member.staff_id for member in bundle_staff(bundle)] == ["1001", "1002"]
     assert [reason.code for reason in bundle_reasons(bundle)] == ["510", "511"]
+
+
+def test_a_pin_hash_comes_with_its_member_and_one_the_unit_cannot_use_is_left_out_alone(tmp_path: Path):
+    from protocol.pins import hash_pin, verify_pin
+
+    raw = sample_bundle()
+    raw["staff"][0]["pin_hash"] = hash_pin("135790")
+    raw["staff"][1]["pin_hash"] = "$scrypt$ln=20,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43   # 128·8·2**20 bytes
+    staff = {member.staff_id: member for member in bundle_staff(bundle_in(tmp_path / "photos", raw))}
+    assert verify_pin("135790", staff["1001"].pin_hash)
+    assert staff["1002"].pin_hash is None and staff["1002"].name      # still on the roster
