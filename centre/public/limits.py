@@ -7,6 +7,7 @@ allowance is far above what one phone polling every 10 s asks. Counted per proce
 other limits (centre/web/ratelimit.py)."""
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -15,13 +16,21 @@ from centre.web.ratelimit import FailureLimiter
 
 REQUESTS_PER_MINUTE = 600
 MISSES_PER_TEN_MINUTES = 30
+# A deployment where many phones share an address (one hall's Wi-Fi behind NAT) raises it here.
+REQUESTS_ENV = "CENTRE_PUBLIC_REQUESTS_PER_MINUTE"
+
+
+def allowed_requests_per_minute() -> int:
+    text = os.environ.get(REQUESTS_ENV, "")
+    return int(text) if text.isdecimal() and 0 < int(text) <= 10_000_000 else REQUESTS_PER_MINUTE
 
 
 class PublicLimits:
-    def __init__(self, requests_per_minute: int = REQUESTS_PER_MINUTE,
+    def __init__(self, requests_per_minute: int | None = None,
                  misses_per_ten_minutes: int = MISSES_PER_TEN_MINUTES,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.requests = FailureLimiter(requests_per_minute, 60.0, monotonic=monotonic)
+        self.requests = FailureLimiter(requests_per_minute or allowed_requests_per_minute(), 60.0,
+                                       monotonic=monotonic)
         self.misses = FailureLimiter(misses_per_ten_minutes, 600.0, monotonic=monotonic)
 
     @staticmethod

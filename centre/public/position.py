@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from protocol.events import EventType
 
@@ -54,12 +54,9 @@ def text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def follow(issued: HallEvent, day_events: Iterable[HallEvent], completed_at_counter: Iterable[str]
-           ) -> Position:
-    """The ticket issued by `issued`, after the host's `day_events` (its stream's line events of
-    that business day, in seq order, `issued` among them); `completed_at_counter`: the counters at
-    which a transaction of this ticket was completed after it was issued."""
-    number = text(issued.data.get("ticket")) or "?"
+def fold_line(day_events: Iterable[HallEvent]) -> dict[str, _Line]:
+    """The hall's line after the host's `day_events` (its stream's line events of one business
+    day, in seq order): every ticket of the day by number."""
     line: dict[str, _Line] = {}
     serving: dict[str, str] = {}   # counter → the ticket it called last
     for event in day_events:
@@ -89,6 +86,14 @@ def follow(issued: HallEvent, day_events: Iterable[HallEvent], completed_at_coun
         elif event.type == EventType.TICKET_TRANSFERRED:
             held.status, held.counter = WAITING, text(event.data.get("to_counter"))
             held.category = text(event.data.get("to_category")) or held.category
+    return line
+
+
+def follow(issued: HallEvent, line: Mapping[str, _Line], completed_at_counter: Iterable[str]) -> Position:
+    """The ticket issued by `issued` in the day's `line` (fold_line; not changed here);
+    `completed_at_counter`: the counters at which a transaction of this ticket was completed
+    after it was issued."""
+    number = text(issued.data.get("ticket")) or "?"
     own = line.get(number) or _Line(text(issued.data.get("category")) or number[:1], issued.seq)
     status = own.status
     if status == CALLED and own.counter in set(completed_at_counter):

@@ -159,3 +159,13 @@ def test_calling_the_next_ticket_at_a_window_ends_the_last_one_there(phones):
     hall.issue("A003", new_ref())
     hall.call("A003")
     assert "业务已办结" in phones.client.get(f"/t/{first}").text
+
+
+def test_the_per_address_allowance_can_be_raised_for_a_shared_address(monkeypatch):
+    from centre.public.limits import REQUESTS_ENV, REQUESTS_PER_MINUTE
+
+    monkeypatch.setenv(REQUESTS_ENV, "5000")
+    assert PublicLimits().requests.max_failures == 5000
+    for wrong in ("", "0", "-3", "lots"):
+        monkeypatch.setenv(REQUESTS_ENV, wrong)
+        assert PublicLimits().requests.max_failures == REQUESTS_PER_MINUTE
