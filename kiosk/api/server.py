@@ -58,7 +58,7 @@ def create_api(app: KioskApp, token_limit: BadTokenLimit | None = None) -> Starl
             document.update(build_document(routes))
         return JSONResponse(document)
 
-    streams = StreamSlots()   # shared by every live page: the bound is on the unit's open streams
+    streams = StreamSlots()   # the staff consoles' streams (the hall's and the sim panel's have their own)
     described = [*unit_routes(app), *queue_routes(app), *(sim_routes(app) if app.sim else ()),
                  # The staff console: its own session cookie and CSRF token, not the Bearer token
                  # (public here); it counts wrong PINs in `limit` (kiosk.console.routes).
