@@ -13,6 +13,7 @@ from centre.api.units import router as units_router
 from centre.dashboard.ledger_pages import router as dashboard_ledger_router
 from centre.dashboard.pages import root_router as dashboard_root_router
 from centre.dashboard.pages import router as dashboard_router
+from centre.dashboard.complaint_pages import router as dashboard_complaint_router
 from centre.dashboard.platform_pages import router as dashboard_platform_router
 from centre.dashboard.templating import STATIC_DIR
 from centre.public.routes import install_public_pages
@@ -65,6 +66,7 @@ def create_app(db_url: str, admin_token: str | None = None, *,
     app.include_router(dashboard_router)
     app.include_router(dashboard_ledger_router)
     app.include_router(dashboard_platform_router)
+    app.include_router(dashboard_complaint_router)
     # The dashboard's CSS and Chart.js, served from the package: the pages need no internet.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The citizen's phone pages (/t/…): their own limits and static folder, no session of the dashboard.
