@@ -266,6 +266,14 @@ class PrinterSettings(_Section):
         return self
 
 
+class BadgeSettings(_Section):
+    # A staff card or barcode reader in serial mode that types a staff ID per card: it signs that
+    # staff member in at the counter once they have signed in on the staff console that day.
+    kind: Literal["none", "serial"] = "none"
+    device: str = "/dev/ttyACM0"      # or a pyserial URL
+    baudrate: int = Field(9600, ge=1200, le=921600)
+
+
 class StaffMember(_Section):
     staff_id: str = Field(..., min_length=1, max_length=32)
     name: str = Field(..., min_length=1)
@@ -297,6 +305,7 @@ class Settings(_Section):
     sync: SyncSettings = SyncSettings()
     queue: QueueSettings = QueueSettings()
     printer: PrinterSettings = PrinterSettings()
+    badge: BadgeSettings = BadgeSettings()
     complaint_phone: str = "12329"
     staff: list[StaffMember] = []
     reasons: list[Reason] = []

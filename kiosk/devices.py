@@ -3,9 +3,10 @@ settings. Everything else gets the devices as `Devices`, typed by the drivers' P
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Hashable
 
+from drivers.badge_reader import BadgeReader, NoBadgeReader, open_badge_reader
 from drivers.display import Display, open_display
 from drivers.keypad import GpioKeypad, Keypad, SimKeypad
 from drivers.printer import Printer, open_printer
@@ -27,6 +28,7 @@ class Devices:
     speaker: Speaker
     renderer: "Renderer"
     printer: Printer      # NoPrinter when the config has none
+    badge_reader: BadgeReader = field(default_factory=NoBadgeReader)   # staff cards (kiosk.console)
 
 
 def keypad_pins(settings: Settings) -> dict[Hashable, int]:
@@ -51,5 +53,7 @@ def open_devices(settings: Settings, *, sim: bool, loop: asyncio.AbstractEventLo
     keypad: Keypad = SimKeypad() if sim else GpioKeypad(keypad_pins(settings), loop)
     speaker = open_speaker(enabled=settings.voice.enabled, sim=sim, clip_dir=voice_dir(settings.state_dir),
                            volume=settings.voice.volume)
+    badge = settings.badge
     return Devices(keypad=keypad, display=display, speaker=speaker, renderer=renderer,
-                   printer=open_printer(settings.printer, sim=sim))
+                   printer=open_printer(settings.printer, sim=sim),
+                   badge_reader=open_badge_reader(badge.kind, badge.device, badge.baudrate, sim=sim, loop=loop))

@@ -27,6 +27,7 @@ from kiosk.api.errors import error_response
 from kiosk.api.routes import ApiRoute, Parameter
 from kiosk.api.stream import StreamSlots, event_stream
 from kiosk.api.token_limit import BadTokenLimit
+from kiosk.console.badge import BadgeSignIn
 from kiosk.console.guard import (LOGIN_COOKIE, SESSION_COOKIE, drop_cookie, refuse_bad_csrf,
                                  refuse_bad_login_token, refuse_cross_site, session_or_refuse, set_cookie)
 from kiosk.console.pins import PinChecker, PinLock
@@ -112,6 +113,7 @@ class Console:
         self.pin_lock = pin_lock if pin_lock is not None else PinLock()
         self.pins = PinChecker()
         self.watch = CounterWatch(app)
+        self.badges = BadgeSignIn(app)
 
     # --- what every request passes ------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class Console:
         if self.app.settings.unit.role == "dispenser":
             raise Refused("not_found", "a dispenser has no staff console (roles counter and both have)")
         await self.watch.ready()
+        self.badges.start()
 
     def page(self, name: str) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
@@ -181,7 +184,8 @@ class Console:
         login = request.cookies.get(LOGIN_COOKIE)
         if not login or len(login) > 128:
             login = secrets.token_urlsafe(32)
-        response = answer({**info, "signed_in": False, "csrf": login, "staff": None})
+        response = answer({**info, "signed_in": False, "csrf": login, "staff": None,
+                           "badge": self.badges.waiting_staff()})
         set_cookie(response, request, LOGIN_COOKIE, login, LOGIN_TOKEN_LIFETIME_S)
         if token:
             drop_cookie(response, request, SESSION_COOKIE)
@@ -225,6 +229,7 @@ class Console:
                           f"(centre staff set-pin {staff_id})")
         if await self.pins.matches(pin, member.pin_hash):
             self.pin_lock.succeeded(staff_id)
+            self.badges.pin_verified(staff_id)      # their card signs them in for the rest of the day
             return
         self.limit.failed(address)
         self.pin_lock.failed(staff_id)

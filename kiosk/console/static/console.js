@@ -84,8 +84,17 @@ function showSignIn(note) {
   $("who").textContent = "";
   $("signin-note").textContent = note || `请输入工号和密码（${info ? info.counter_id + "号窗口" : ""}）`;
   showAlerts();
+  if (info && info.badge) offerBadge(info.badge);
   const staffId = $("staff-id");
   if (!staffId.value) staffId.focus(); else $("pin").focus();
+}
+
+// A staff card read at the counter by someone who has not given the PIN today: its 工号 is offered.
+function offerBadge(staffId) {
+  if ($("staff-id").value === staffId) return;
+  $("staff-id").value = staffId;
+  $("signin-note").textContent = `已读取工作证（工号 ${staffId}），请输入密码完成今日首次签到`;
+  $("pin").focus();
 }
 
 async function signIn(event) {
@@ -421,6 +430,7 @@ function wire() {
   setInterval(async () => {
     const answer = await call("GET", "session", undefined, PING_TIMEOUT_MS);
     if (answer.ok && !answer.data.signed_in && !$("desk").hidden) loadSession("登录已结束，请重新登录");
+    else if (answer.ok && !answer.data.signed_in && answer.data.badge && !$("signin").hidden) offerBadge(answer.data.badge);
     else if (answer.ok && answer.data.signed_in && !stream && !$("desk").hidden) openStream();
   }, PING_EVERY_MS);
 }

@@ -15,13 +15,6 @@ from tests.support.unit_app import UnitApp
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def unit(tmp_path):
-    started = ConsoleUnit(tmp_path / "unit").start()
-    yield started
-    started.stop()
-
-
 def event_types(unit) -> list[str]:
     return [event["type"] for event in unit.events()]
 
