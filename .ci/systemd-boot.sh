@@ -142,7 +142,9 @@ prepare_root() {
     phase "Debian 12 root ($arch)"
     local step
     work=$(mktemp -d)
-    make_root "$arch" "kiosk-boot-$arch"
+    # Its own folder of .debs: apt in a root fails at once (it does not wait) on a folder whose
+    # lock another run holds, and tests/deploy, or a bench beside CI, may be running.
+    make_root "$arch" "kiosk-boot-$arch" "apt-archives-boot-$arch"
 
     step=$SECONDS
     in_root sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd systemd-sysv dbus >/dev/null' \

@@ -3,7 +3,8 @@
 # cached tarball (debian-root.sh) with this source tree in it, commands run in it with chroot, the
 # tally of checks, and a clean-up that never deletes through a mount that is still there.
 #
-#   make_root ARCH NAME    $root: the root, with /proc, /sys, /dev and the caches mounted
+#   make_root ARCH NAME [APT_CACHE]   $root: the root, with /proc, /sys, /dev and the caches
+#                          mounted; apt's .debs in $cache_dir/APT_CACHE (default apt-archives)
 #   in_root COMMAND…       COMMAND in the root, with a clean environment
 #   unmount_root           the mounts made for chroot, before systemd-nspawn boots the root
 #   remove_root            at the end (from a trap): unmount what is left, delete the root
@@ -33,7 +34,7 @@ bind() {  # bind SOURCE TARGET_IN_ROOT
 }
 
 make_root() {
-    local arch=$1 name=$2 tarball archives host_ca
+    local arch=$1 name=$2 archives=$cache_dir/${3:-apt-archives} tarball host_ca
     tarball=$(DEBIAN_ROOT_ARCH=$arch "$deploy_test_dir/debian-root.sh")
     root=$(mktemp -d "/var/tmp/$name.XXXXXX")
     tar -C "$root" -xf "$tarball"
@@ -41,10 +42,6 @@ make_root() {
     mount -t sysfs sysfs "$root/sys"; mounts+=("$root/sys")
     bind /dev /dev
     bind /dev/pts /dev/pts
-    # Another architecture's .debs have their own folder: a run for it beside one for this
-    # machine's neither waits for apt's lock nor fails on it.
-    archives=$cache_dir/apt-archives
-    [ "$arch" = "$(dpkg --print-architecture)" ] || archives=$cache_dir/apt-archives-$arch
     mkdir -p "$archives/partial" "$cache_dir/pip"
     bind "$archives" /var/cache/apt/archives
     bind "$cache_dir/pip" /root/.cache/pip
