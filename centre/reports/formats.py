@@ -29,6 +29,7 @@ CHINESE_HEADERS = {
     "level_3": "基本满意", "level_2": "不满意", "level_1": "非常不满意", "points": "评价积分",
     "rating_score": "评价得分（80）", "supervision_score": "监督得分（20）", "total": "总分",
     "rank": "排名", "star": "服务明星", "interview": "约谈",
+    "rated_keypad": "窗口评价数", "rated_qr": "扫码评价数",   # centre.reports.scoring.CHANNEL_COLUMNS
     # centre.reports.indicators: after the pinned columns.
     "good_rate": "好评率", "unrated_rate": "未评率", "rectification_rate": "差评整改率",
     "callback_rate": "回访率", "callback_satisfaction_rate": "回访满意率", "wait_avg_s": "平均等候（秒）",

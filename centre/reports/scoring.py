@@ -28,6 +28,10 @@ COUNTER_COLUMNS = (
     "supervision_score", "total", "rank", "star", "interview",
 )
 STAFF_COLUMNS = ("staff_id", "counter_ids") + COUNTER_COLUMNS[2:]
+# After the pinned columns (and the indicators): `rated` split by where the citizen rated, at the
+# counter's keypad or afterwards on the ticket's page (扫码评价, centre.public.rating).
+CHANNEL_COLUMNS = ("rated_keypad", "rated_qr")
+KEYPAD_CHANNEL, QR_CHANNEL = "keypad", "qr"
 
 POINTS_PER_LEVEL = {5: 1, 4: 0, 3: 0, 2: -2, 1: -4}
 RATING_PART = 80
@@ -73,6 +77,7 @@ class ActivityRow:
     level: int | None
     wall_time_utc: datetime
     presses: int | None = None  # for misuse and voided: the presses it stands for (None: one)
+    channel: str = KEYPAD_CHANNEL  # for ratings: KEYPAD_CHANNEL or QR_CHANNEL
 
 
 @dataclass
@@ -88,6 +93,7 @@ class Tally:
     appeals_upheld: int = 0
     levels: dict[int, int] = field(default_factory=lambda: {level: 0 for level in range(5, 0, -1)})
     completed_by_counter: dict[str, int] = field(default_factory=dict)
+    rated_qr: int = 0  # of `rated`, those given on the ticket's page
 
     @property
     def counted_ratings(self) -> int:
@@ -153,6 +159,7 @@ class ReportRow:
             "star": STAR_LABEL if self.star else "",
             "interview": INTERVIEW_LABEL if self.interview else "",
             **self.indicators,
+            "rated_keypad": tally.rated - tally.rated_qr, "rated_qr": tally.rated_qr,
         }
 
     def rates(self) -> dict[str, float | None]:
@@ -183,7 +190,7 @@ class MonthlyReport:
 
     @property
     def column_names(self) -> tuple[str, ...]:
-        return self.pinned_columns + self.indicator_columns
+        return self.pinned_columns + self.indicator_columns + CHANNEL_COLUMNS
 
     @property
     def stars(self) -> list[str]:
@@ -260,6 +267,7 @@ def tally_month(rows: Iterable[ActivityRow], by: str, excluded_transactions: fro
             tally.misuse += 1 if row.presses is None else row.presses
         elif row.level in POINTS_PER_LEVEL:
             tally.rated += 1
+            tally.rated_qr += row.channel == QR_CHANNEL
             if row.transaction_id is not None and row.transaction_id in excluded_transactions:
                 tally.appeals_upheld += 1
             else:

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from centre.ledger.entries import record_callback, rectify, sync_ledger
 from centre.reports.indicators import INDICATOR_COLUMNS
-from centre.reports.scoring import COUNTER_COLUMNS
+from centre.reports.scoring import CHANNEL_COLUMNS, COUNTER_COLUMNS
 from centre.storage.models import LedgerEntry
 from protocol.events import EventType
 from tests.support.centre.fixtures import centre, served_centre  # noqa: F401 (fixtures)
@@ -64,7 +64,7 @@ def test_the_report_carries_the_indicators_after_the_pinned_columns(centre, caps
 
     month = START.strftime("%Y-%m")
     report = centre.report(capsys, month)
-    assert report["columns"] == list(COUNTER_COLUMNS) + list(INDICATOR_COLUMNS)
+    assert report["columns"] == list(COUNTER_COLUMNS) + list(INDICATOR_COLUMNS) + list(CHANNEL_COLUMNS)
     row = report["rows"][0]
     assert list(row)[:len(COUNTER_COLUMNS)] == list(COUNTER_COLUMNS)
     assert {name: row[name] for name in INDICATOR_COLUMNS} == {
@@ -80,8 +80,8 @@ def test_the_report_carries_the_indicators_after_the_pinned_columns(centre, caps
 
     code, out, err = cli(capsys, "report", "--month", month, "--db", centre.db.url)
     header, line = list(csv.reader(io.StringIO(out)))[:2]
-    assert code == 0 and header == list(COUNTER_COLUMNS) + list(INDICATOR_COLUMNS)
-    assert line[len(COUNTER_COLUMNS):] == ["0.50", "0.20", "0.50", "1.00", "", "37.00", "0.60", "360.00", "0.80"]
+    assert code == 0 and header == list(COUNTER_COLUMNS) + list(INDICATOR_COLUMNS) + list(CHANNEL_COLUMNS)
+    assert line[len(COUNTER_COLUMNS):-len(CHANNEL_COLUMNS)] == ["0.50", "0.20", "0.50", "1.00", "", "37.00", "0.60", "360.00", "0.80"]
 
     by_staff = centre.report(capsys, month, "--by", "staff")
     assert by_staff["rows"][0]["staff_id"] == "1001" and by_staff["rows"][0]["wait_avg_s"] == 37.0
