@@ -56,6 +56,9 @@ def test_a_printed_tickets_qr_opens_its_position_page_on_a_phone(tmp_path):
             assert match, qr
             issued = [e for e in unit.events() if e["type"] == "ticket.issued"]
             assert issued[-1]["data"]["ref"] == match.group(1)
+            # A reprint carries the same page.
+            assert unit.post("/v1/tickets/reprint", {"ticket": "A002"}).status_code == 200
+            assert decode(unit.get("/v1/sim/printer").content).of_kind(QrCode)[-1].data == qr
 
             def page_text() -> str:
                 return httpx.get(qr, timeout=10).text
