@@ -4,8 +4,9 @@ and a comment line every `HEARTBEAT_S` so a proxy or a TV browser never sees a s
 
 A snapshot is JSON; it is sent only when it differs from the last one sent to that client, so a
 feed that moves every second (the rating countdown) costs a comparison, not traffic. The number
-of open streams is bounded: a page past the bound is refused with 503 and retries by itself
-(EventSource reconnects), which keeps 20 consoles and a few hall TVs well inside the unit's
+of open streams is bounded: a page past the bound is refused with 503 and the page's script
+(kiosk/api/static/live.js) opens it again after a pause (a browser's EventSource does not retry a
+503 by itself), which keeps 20 consoles and a few hall TVs well inside the unit's
 connection limits.
 """
 from __future__ import annotations
