@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.display import encode_png
 from kiosk.simpanel.escpos import Cut, Line, Printout, decode
-from kiosk.simpanel.receipts import ReceiptPainter
 from kiosk.tickets.layouts import DOTS_PER_LINE
+
+if TYPE_CHECKING:   # the painter pulls in qrcode: loaded when a slip is first drawn, not at start
+    from kiosk.simpanel.receipts import ReceiptPainter
 
 JOB_START = b"\x1b@\x1c&"     # ESC @ (initialise), FS & (Chinese mode): the head of every job
 SLIPS_KEPT = 40               # the panel lists the latest; the printer's bytes keep them all
@@ -125,6 +127,8 @@ class PrintedSlips:
                 self._pngs.move_to_end(slip_id)
                 return self._pngs[slip_id]
             if self._painter is None:
+                from kiosk.simpanel.receipts import ReceiptPainter
+
                 self._painter = ReceiptPainter(self._dots)
             image = encode_png(self._painter.paint(slip.printout))
             self._pngs[slip_id] = image

@@ -13,9 +13,8 @@ from tests.support.paths import REPO, SHARED
 
 
 def documented_types() -> set[str]:
-    texts = [(REPO / "docs" / "protocol-notes.md").read_text(encoding="utf-8")]
-    if (SHARED / "PROTOCOL.md").exists():
-        texts.append((SHARED / "PROTOCOL.md").read_text(encoding="utf-8"))
+    texts = [(REPO / "docs" / "protocol-notes.md").read_text(encoding="utf-8"),
+             (SHARED / "PROTOCOL.md").read_text(encoding="utf-8")]
     found = set()
     for text in texts:
         # a table row naming one type, or several ("`ticket.called` / `ticket.recalled` / …")
@@ -25,6 +24,8 @@ def documented_types() -> set[str]:
 
 
 def test_every_documented_type_is_a_constant_and_no_constant_is_undocumented():
+    if not (SHARED / "PROTOCOL.md").exists():
+        pytest.skip("the shared PROTOCOL.md is not beside this checkout")
     documented = documented_types()
     assert {"rating.submitted", "ticket.voided", "printer.status"} <= documented
     assert documented == {str(member) for member in EventType}
