@@ -12,12 +12,14 @@ from pathlib import Path
 
 import requests
 
+from tests.support.unit_calls import UnitCalls
+
 URL_LINE = re.compile(r"kiosk API: (http://\S+)")
 START_TIMEOUT_S = 20.0
 REQUEST_TIMEOUT_S = 10.0
 
 
-class SimUnit:
+class SimUnit(UnitCalls):
     def __init__(self, state_dir: Path, config: Path | None = None, token: str = "sim",
                  extra_env: dict[str, str] | None = None, listen: str = "127.0.0.1:0") -> None:
         self.state_dir = Path(state_dir)
@@ -53,10 +55,6 @@ class SimUnit:
             raise RuntimeError("sim unit did not start:\n" + "\n".join(self.output))
         return self
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
     def get(self, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("headers", self.headers)
         return requests.get(self.url + path, timeout=REQUEST_TIMEOUT_S, **kwargs)
@@ -64,25 +62,6 @@ class SimUnit:
     def post(self, path: str, json: dict | None = None, **kwargs) -> requests.Response:
         kwargs.setdefault("headers", self.headers)
         return requests.post(self.url + path, json=json, timeout=REQUEST_TIMEOUT_S, **kwargs)
-
-    def press(self, key: int, after_s: float = 0.06) -> list[str]:
-        """Press a rating key; waits past the 50 ms debounce first, as no hand presses faster."""
-        time.sleep(after_s)
-        response = self.post(f"/v1/sim/keys/{key}/press")
-        response.raise_for_status()
-        return response.json()["events"]
-
-    def events(self, after: int = 0) -> list[dict]:
-        collected: list[dict] = []
-        while True:
-            page = self.get("/v1/events", params={"after": after, "limit": 1000}).json()["events"]
-            if not page:
-                return collected
-            collected += page
-            after = page[-1]["seq"]
-
-    def state(self) -> dict:
-        return self.get("/v1/state").json()
 
     def kill(self) -> None:
         """kill -9: no shutdown code runs at all."""

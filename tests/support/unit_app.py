@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
-import time
 from pathlib import Path
 from typing import Any, Coroutine
 
@@ -25,6 +24,7 @@ import httpx
 
 from kiosk.cli import build_parser, resolve_settings
 from kiosk.service.run import assemble
+from tests.support.unit_calls import UnitCalls
 
 REQUEST_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 20.0
@@ -32,7 +32,7 @@ START_TIMEOUT_S = 20.0
 BASE_URL = "http://127.0.0.1"
 
 
-class UnitApp:
+class UnitApp(UnitCalls):
     def __init__(self, state_dir: Path, config: Path | None = None, token: str = "sim") -> None:
         self.state_dir = Path(state_dir)
         self.config = config
@@ -76,10 +76,6 @@ class UnitApp:
             future.cancel()
             raise
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
         """requests-style keywords (params, headers, json, data=bytes), as SimUnit takes them."""
         if self._client is None:
@@ -94,25 +90,6 @@ class UnitApp:
 
     def post(self, path: str, json: dict | None = None, **kwargs) -> httpx.Response:
         return self.request("POST", path, json=json, **kwargs)
-
-    def press(self, key: int, after_s: float = 0.06) -> list[str]:
-        """Press a rating key; waits past the 50 ms debounce first, as no hand presses faster."""
-        time.sleep(after_s)
-        response = self.post(f"/v1/sim/keys/{key}/press")
-        response.raise_for_status()
-        return response.json()["events"]
-
-    def events(self, after: int = 0) -> list[dict]:
-        collected: list[dict] = []
-        while True:
-            page = self.get("/v1/events", params={"after": after, "limit": 1000}).json()["events"]
-            if not page:
-                return collected
-            collected += page
-            after = page[-1]["seq"]
-
-    def state(self) -> dict:
-        return self.get("/v1/state").json()
 
     def stop(self) -> int:
         """A clean stop, in serve()'s order after its server: the sync link, then the app (its
