@@ -8,45 +8,19 @@ from datetime import datetime, timedelta
 
 from kiosk.app import KioskApp
 from kiosk.devices import open_devices
-from kiosk.clock import rfc3339
 from kiosk.config import builtin_sim_settings
 from protocol.chain import verify_chain
 from tests.support.centre.testkit import now_utc
 from tests.support.centre.fixtures import centre, served_centre  # noqa: F401  (fixtures, used by name)
 from tests.fault.results import record
+from tests.support.clocks import SteppedClock
 
 HOUR = timedelta(hours=1)
 HOUR_MS = 3_600_000
 
 
-class SteppedClock:
-    """A kiosk.clock.Clock whose wall clock can be stepped and whose monotonic clock moves only
-    when told (so a rating window's end is reached without waiting for it)."""
-
-    boot_id = "boot-clock-fault"
-
-    def __init__(self) -> None:
-        self.wall_offset = timedelta(0)
-        self.mono_s = 1000.0
-        self._ticks = 0
-
-    def wall_time(self) -> str:
-        return rfc3339(datetime.now().astimezone() + self.wall_offset)
-
-    def monotonic(self) -> float:
-        return self.mono_s
-
-    def mono_ns(self) -> int:
-        # Strictly increasing, as CLOCK_MONOTONIC is between two events of one boot.
-        self._ticks += 1
-        return int(self.mono_s * 1e9) + self._ticks
-
-    def clock_synced(self) -> bool:
-        return False  # booted without NTP and never synchronised during the test
-
-
 def test_wall_clock_steps_keep_seq_chain_and_monotonic_windows(tmp_path, request):
-    clock = SteppedClock()
+    clock = SteppedClock("boot-clock-fault", synced=False)
     settings = builtin_sim_settings(tmp_path / "state")
     window_s = settings.rating.window_s
 

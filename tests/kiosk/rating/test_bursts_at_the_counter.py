@@ -5,44 +5,20 @@ stands. A stepped monotonic clock stands in for the seconds between presses."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from kiosk.app import KioskApp
-from kiosk.clock import rfc3339
 from kiosk.config import builtin_sim_settings
 from kiosk.devices import open_devices
 from kiosk.screens.views import Idle
+from tests.support.clocks import SteppedClock
 
 BURST_PRESSES = 15
 PRESS_GAP_S = 0.125            # eight presses a second
 
 
-class SteppedClock:
-    """A kiosk.clock.Clock whose monotonic clock moves only when told."""
-
-    boot_id = "boot-bursts"
-
-    def __init__(self) -> None:
-        self.mono_s = 1000.0
-        self._ticks = 0
-
-    def wall_time(self) -> str:
-        return rfc3339(datetime.now().astimezone())
-
-    def monotonic(self) -> float:
-        return self.mono_s
-
-    def mono_ns(self) -> int:
-        self._ticks += 1
-        return int(self.mono_s * 1e9) + self._ticks
-
-    def clock_synced(self) -> bool:
-        return True
-
-
 def run(scenario, state_dir):
     async def main():
-        clock = SteppedClock()
+        clock = SteppedClock("boot-bursts", synced=True)
         settings = builtin_sim_settings(state_dir)
         app = KioskApp(settings, open_devices(settings, sim=True, loop=asyncio.get_running_loop()), sim=True,
                        clock=clock)
